@@ -1,0 +1,36 @@
+"""The root ``rses`` typer app and its global options; subcommands live in sibling modules."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+from rich.console import Console
+
+import rses
+
+app = typer.Typer(
+    name="rses",
+    help="Regional Style Editing Score: score, run and compare regional style editors.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+state = {"debug": os.environ.get("RSES_DEBUG", "") == "1"}
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"rses {rses.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+) -> None:
+    """rses: benchmark and evaluation toolkit for regional image style editing."""
+    state["debug"] = state["debug"] or debug

@@ -1,0 +1,3 @@
+"""`rses` subcommands: report (filled in by its issue)."""
+
+from rses.cli.app import app  # noqa: F401

@@ -1,0 +1,3 @@
+"""`rses` subcommands: score (filled in by its issue)."""
+
+from rses.cli.app import app  # noqa: F401

@@ -1,0 +1,116 @@
+"""The editor interface every method implements, and the editor registry.
+
+An editor turns a batch of :class:`EditRequest` into a list of RGB ``uint8`` images, one per request,
+in request order. Editors that see the ground-truth mask (``sees_mask = True``, e.g. inpainting) get
+``request.mask``; for all others the runner passes ``mask=None``, so a mask-free method cannot cheat.
+
+Example:
+    >>> import numpy as np
+    >>> class Invert(Editor):
+    ...     name = "invert"
+    ...     def edit(self, requests):
+    ...         return [255 - r.image for r in requests]
+    >>> req = EditRequest("s0", np.zeros((2, 2, 3), np.uint8), None, "make it red", "red", "cat", seed=0)
+    >>> int(Invert().edit([req])[0][0, 0, 0])
+    255
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from rses.registry import Registry
+from rses.weights import WeightSpec
+
+
+@dataclass(frozen=True)
+class EditRequest:
+    """One sample as an editor sees it.
+
+    Attributes:
+        sample_id: the split's sample id.
+        image: source image, ``(H, W, 3)`` ``uint8`` RGB.
+        mask: object mask ``(H, W)`` bool, only for editors with ``sees_mask``; otherwise ``None``.
+        prompt: the full instruction, e.g. ``"make the cat in pixel-art style, keep other area unchanged"``.
+        style: the style name, e.g. ``"pixel-art"``.
+        object_name: the object noun, e.g. ``"cat"``.
+        seed: the seed this edit must use.
+    """
+
+    sample_id: str
+    image: np.ndarray
+    mask: np.ndarray | None
+    prompt: str
+    style: str
+    object_name: str
+    seed: int = 0
+
+
+class Editor(abc.ABC):
+    """Base class of all editors: a name, a config dataclass, weights it needs, and a batched ``edit``.
+
+    Subclasses set ``name``, optionally ``sees_mask`` and a ``Config`` dataclass, and implement
+    :meth:`edit`. ``config`` is data: it is hashed into the output cache key and written to ``run.json``.
+    """
+
+    name: ClassVar[str] = "editor"
+    sees_mask: ClassVar[bool] = False
+    Config: ClassVar[type] = None  # a dataclass type, or None for editors without options
+
+    def __init__(self, config: Any = None, device: str = "cpu", smoke: bool = False):
+        if config is None and self.Config is not None:
+            config = self.Config()
+        self.config = config
+        self.device = device
+        self.smoke = smoke
+
+    def weights(self) -> list[WeightSpec]:
+        """The learned weights this editor needs (empty for weight-free editors)."""
+        return []
+
+    def check_weights(self) -> None:
+        """Resolve every needed weight now, raising the clear missing-weights error before any work."""
+        from rses.weights import resolve_weights
+
+        for spec in self.weights():
+            resolve_weights(spec)
+
+    def config_dict(self) -> dict[str, Any]:
+        """The config as plain JSON-able data."""
+        return dataclasses.asdict(self.config) if dataclasses.is_dataclass(self.config) else {}
+
+    def config_hash(self) -> str:
+        """A short stable hash of the editor name and config; part of the output cache key."""
+        payload = json.dumps({"name": self.name, "config": self.config_dict()}, sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+    @abc.abstractmethod
+    def edit(self, requests: Sequence[EditRequest]) -> list[np.ndarray]:
+        """Edit a batch; return one ``(H', W', 3)`` ``uint8`` RGB image per request, in order."""
+
+
+EDITORS: Registry[type[Editor]] = Registry("editor", base_cls=Editor, entry_point_group="rses.editors")
+for _name, _target in {
+    "identity": "baselines.reference:IdentityEditor",
+    "global-style": "baselines.reference:GlobalStyleEditor",
+    "paste-style": "baselines.reference:PasteStyleEditor",
+    "clone-style": "baselines.reference:CloneStyleEditor",
+    "kontext": "baselines.kontext:KontextEditor",
+    "instructpix2pix": "baselines.instructpix2pix:InstructPix2PixEditor",
+    "inpaint": "baselines.inpaint:InpaintEditor",
+    "regionroute": "regionroute.editor:RegionRouteEditor",
+}.items():
+    EDITORS.register(_name, _target)
+
+
+def get_editor(name: str, config: Any = None, device: str = "cpu", smoke: bool = False) -> Editor:
+    """Instantiate the editor registered as ``name``."""
+    return EDITORS.get(name)(config=config, device=device, smoke=smoke)
