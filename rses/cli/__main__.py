@@ -1,0 +1,3 @@
+from rses.cli import main
+
+main()

@@ -1,0 +1,130 @@
+"""Every branch of the weight resolver, including the missing-weights message."""
+
+import pytest
+
+from rses.errors import UnsafeWeightsError, WeightsNotFoundError
+from rses.weights import WeightSpec, hub_cache_dir, parse_reference, resolve_weights, sha256_file
+
+SPEC = WeightSpec(name="Demo CLIP", default="hf-hub:org/demo", env_var="RSES_DEMO_WEIGHTS", flag="--demo-weights")
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def fake_hub_cache(root, repo="org/demo", files=("model.safetensors",)):
+    """Lay out a Hugging Face cache entry the way huggingface_hub writes it."""
+    entry = root / f"models--{repo.replace('/', '--')}"
+    (entry / "refs").mkdir(parents=True)
+    (entry / "refs" / "main").write_text(COMMIT)
+    snapshot = entry / "snapshots" / COMMIT
+    snapshot.mkdir(parents=True)
+    for name in files:
+        (snapshot / name).write_bytes(b"weights")
+    return snapshot
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    cache = tmp_path / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("RSES_DEMO_WEIGHTS", raising=False)
+    monkeypatch.delenv("RSES_ALLOW_PICKLE", raising=False)
+    return cache
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        ("hf-hub:org/repo", ("hub", "org/repo", None)),
+        ("org/repo@v2", ("hub", "org/repo", "v2")),
+        ("local-dir:/models/x", ("local", "/models/x", None)),
+        ("file:/models/x.safetensors", ("local", "/models/x.safetensors", None)),
+        ("./relative/dir", ("local", "./relative/dir", None)),
+        ("/abs/dir", ("local", "/abs/dir", None)),
+    ],
+)
+def test_parse_reference(ref, expected):
+    assert parse_reference(ref) == expected
+
+
+def test_default_revision_applies_only_when_reference_names_none():
+    assert parse_reference("org/repo", "rev1") == ("hub", "org/repo", "rev1")
+    assert parse_reference("org/repo@rev2", "rev1") == ("hub", "org/repo", "rev2")
+
+
+def test_local_directory_resolves_to_itself(hub, tmp_path):
+    assert resolve_weights(SPEC, f"local-dir:{tmp_path}") == tmp_path
+    assert resolve_weights(SPEC, str(tmp_path)) == tmp_path
+
+
+def test_env_var_overrides_default_and_explicit_ref_overrides_env(hub, tmp_path, monkeypatch):
+    env_dir, flag_dir = tmp_path / "env", tmp_path / "flag"
+    env_dir.mkdir()
+    flag_dir.mkdir()
+    monkeypatch.setenv("RSES_DEMO_WEIGHTS", str(env_dir))
+    assert resolve_weights(SPEC) == env_dir
+    assert resolve_weights(SPEC, str(flag_dir)) == flag_dir
+
+
+def test_missing_local_path_names_model_path_flag_and_env(hub, tmp_path):
+    with pytest.raises(WeightsNotFoundError) as err:
+        resolve_weights(SPEC, str(tmp_path / "nowhere"))
+    message = str(err.value)
+    for part in ("Demo CLIP", str(tmp_path / "nowhere"), "--demo-weights PATH", "RSES_DEMO_WEIGHTS=PATH",
+                 "hf download org/demo"):
+        assert part in message
+
+
+def test_hub_snapshot_found_in_cache_offline(hub):
+    snapshot = fake_hub_cache(hub)
+    assert resolve_weights(SPEC) == snapshot
+
+
+def test_hub_single_file_found_in_cache_offline(hub):
+    snapshot = fake_hub_cache(hub, files=("open_clip_model.safetensors",))
+    spec = WeightSpec(name="Demo", default="org/demo", filename="open_clip_model.safetensors")
+    assert resolve_weights(spec) == snapshot / "open_clip_model.safetensors"
+
+
+def test_hub_missing_offline_gives_one_clear_message(hub):
+    with pytest.raises(WeightsNotFoundError) as err:
+        resolve_weights(SPEC)
+    message = str(err.value)
+    assert message.startswith("Weights for Demo CLIP not found.")
+    for part in ("hf-hub:org/demo (revision main)", str(hub), "HF_HUB_OFFLINE is set",
+                 "`hf download org/demo`", "--demo-weights PATH or RSES_DEMO_WEIGHTS=PATH"):
+        assert part in message
+
+
+def test_hub_missing_file_names_file_and_revision(hub):
+    spec = WeightSpec(name="Demo", default="org/demo", filename="w.safetensors", revision="v1")
+    with pytest.raises(WeightsNotFoundError, match=r"hf download org/demo w.safetensors --revision v1"):
+        resolve_weights(spec)
+
+
+def test_hub_cache_dir_honours_hf_home(monkeypatch, tmp_path):
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    assert hub_cache_dir() == tmp_path / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "elsewhere"))
+    assert hub_cache_dir() == tmp_path / "elsewhere"
+
+
+@pytest.mark.parametrize("suffix", [".bin", ".pt", ".pth", ".ckpt"])
+def test_pickle_checkpoint_refused_unless_opted_in(hub, tmp_path, monkeypatch, suffix):
+    ckpt = tmp_path / f"model{suffix}"
+    ckpt.write_bytes(b"pickle")
+    with pytest.raises(UnsafeWeightsError, match="--allow-pickle / RSES_ALLOW_PICKLE=1"):
+        resolve_weights(SPEC, str(ckpt))
+    assert resolve_weights(SPEC, str(ckpt), allow_pickle=True) == ckpt
+    monkeypatch.setenv("RSES_ALLOW_PICKLE", "1")
+    assert resolve_weights(SPEC, str(ckpt)) == ckpt
+
+
+def test_sha256_is_checked_for_single_files(hub, tmp_path):
+    ckpt = tmp_path / "model.safetensors"
+    ckpt.write_bytes(b"abc")
+    good = WeightSpec(name="Demo", default="org/demo", sha256=sha256_file(ckpt))
+    assert resolve_weights(good, str(ckpt)) == ckpt
+    bad = WeightSpec(name="Demo", default="org/demo", sha256="0" * 64)
+    with pytest.raises(WeightsNotFoundError, match="expected 0000"):
+        resolve_weights(bad, str(ckpt))
