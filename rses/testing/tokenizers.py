@@ -1,8 +1,9 @@
 """Offline tokenizers for the tiny test pipelines, built with the ``tokenizers`` library (no downloads).
 
 * :func:`tiny_clip_tokenizer`: a byte-level BPE :class:`~transformers.CLIPTokenizer` (the class real CLIP
-  checkpoints load into). Every byte is in the vocabulary, so any text encodes; the words of
-  :data:`WORDS` are merged into single tokens, so a benchmark prompt stays well under 77 tokens.
+  checkpoints load into), with BPE merges learned on :data:`WORDS`. Every
+  byte is in the vocabulary, so any text encodes; the words of :data:`WORDS` become single tokens, so a
+  benchmark prompt stays well under 77 tokens.
 * :func:`tiny_t5_tokenizer`: a Unigram :class:`~transformers.T5TokenizerFast` (SentencePiece-style
   ``▁`` word prefix) with whole-word pieces for :data:`WORDS` and single-character pieces for
   everything else printable.
@@ -20,9 +21,11 @@ Example:
 
 from __future__ import annotations
 
+import re
 import string
-from functools import lru_cache
+from collections import Counter
 
+from tokenizers import pre_tokenizers
 from transformers import CLIPTokenizer, T5TokenizerFast
 
 #: Words that get a token of their own: the prompt template, the four styles, and common objects.
@@ -37,47 +40,39 @@ WORDS: tuple[str, ...] = (
 TINY_VOCAB_SIZE = 1000
 
 CLIP_MAX_LENGTH = 77
+CLIP_SPECIALS = ("<|startoftext|>", "<|endoftext|>")
 
 
-def _bytes_to_unicode() -> dict[int, str]:
-    """GPT-2/CLIP's reversible byte -> printable-character table used by byte-level BPE."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) \
-        + list(range(ord("®"), ord("ÿ") + 1))
-    chars = printable[:]
-    extra = 0
-    for b in range(256):
-        if b not in printable:
-            printable.append(b)
-            chars.append(256 + extra)
-            extra += 1
-    return dict(zip(printable, map(chr, chars), strict=True))
+def _learn_bpe_merges(words: list[list[str]]) -> list[tuple[str, str]]:
+    """Classic BPE training until every word is one symbol; ties break lexicographically (deterministic)."""
+    merges = []
+    while pairs := Counter(pair for word in words for pair in zip(word, word[1:], strict=False)):
+        best = min(pairs, key=lambda pair: (-pairs[pair], pair))
+        merges.append(best)
+        merged = []
+        for word in words:
+            out, i = [], 0
+            while i < len(word):
+                if tuple(word[i:i + 2]) == best:
+                    out.append(word[i] + word[i + 1])
+                    i += 2
+                else:
+                    out.append(word[i])
+                    i += 1
+            merged.append(out)
+        words = merged
+    return merges
 
 
 def _clip_vocab_and_merges() -> tuple[dict[str, int], list[tuple[str, str]]]:
-    alphabet = list(_bytes_to_unicode().values())
-    tokens = ["<|startoftext|>", "<|endoftext|>", *alphabet, *(c + "</w>" for c in alphabet)]
-    merges: list[tuple[str, str]] = []
-    # CLIP's pre-tokenizer splits "pixel-art" into "pixel", "-", "art"; merge each letter run left to right.
-    pieces = sorted({p for w in WORDS for p in w.split("-") if len(p) > 1})
-    for word in pieces:
-        left = word[0]
-        for i, char in enumerate(word[1:], start=1):
-            right = char + ("</w>" if i == len(word) - 1 else "")
-            merges.append((left, right))
-            left += right
-            tokens.append(left)
-    vocab: dict[str, int] = {}
-    for token in tokens:
-        vocab.setdefault(token, len(vocab))
-    return vocab, list(dict.fromkeys(merges))
-
-
-@lru_cache(maxsize=1)
-def _clip_tokenizer_cached() -> CLIPTokenizer:
-    vocab, merges = _clip_vocab_and_merges()
-    if len(vocab) > TINY_VOCAB_SIZE:
-        raise ValueError(f"tiny CLIP vocabulary has {len(vocab)} tokens, more than {TINY_VOCAB_SIZE}")
-    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=CLIP_MAX_LENGTH)
+    """Byte-level vocabulary (each byte, alone and word-final) plus merges making :data:`WORDS` one token."""
+    byte_chars = pre_tokenizers.ByteLevel.alphabet()
+    alphabet = sorted(byte_chars)
+    # CLIP's pre-tokenizer splits "pixel-art" into "pixel", "-", "art": learn merges on those pieces.
+    pieces = sorted({piece for word in WORDS for piece in re.findall(r"[a-z]+", word)})
+    merges = _learn_bpe_merges([[*piece[:-1], piece[-1] + "</w>"] for piece in pieces])
+    tokens = [*CLIP_SPECIALS, *alphabet, *(c + "</w>" for c in alphabet), *(a + b for a, b in merges)]
+    return {token: i for i, token in enumerate(dict.fromkeys(tokens))}, merges
 
 
 def tiny_clip_tokenizer() -> CLIPTokenizer:
@@ -85,9 +80,10 @@ def tiny_clip_tokenizer() -> CLIPTokenizer:
 
     Ids: ``<|startoftext|>`` = 0, ``<|endoftext|>`` = 1 (also the pad token, as in CLIP).
     """
-    import copy
-
-    return copy.deepcopy(_clip_tokenizer_cached())
+    vocab, merges = _clip_vocab_and_merges()
+    if len(vocab) > TINY_VOCAB_SIZE:
+        raise ValueError(f"tiny CLIP vocabulary has {len(vocab)} tokens, more than {TINY_VOCAB_SIZE}")
+    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=CLIP_MAX_LENGTH)
 
 
 def _t5_vocab() -> list[tuple[str, float]]:

@@ -1,0 +1,205 @@
+"""Style-token attention maps, computed inside Flux's own attention pass.
+
+:class:`RegionRouteAttnProcessor` has :class:`~diffusers.models.transformers.transformer_flux.FluxAttnProcessor`'s
+signature and computes the same attention output (bit for bit: the same ops in the same order). When the
+forward gets ``joint_attention_kwargs={"style_probe": probe}`` it additionally computes, per sample, the map
+
+    A[b, n, k] = mean_h softmax_j( q[b, T + n, h] . key[b, j, h] / sqrt(d) )[j = idx[b, k]]
+
+for the noisy *target* image queries ``n < N`` (text first, then target, then Kontext context tokens), over
+the sample's text keys ``j < T``, read at *that sample's own* style-word tokens ``idx[b]`` (padded, with
+``valid[b]``); or, with ``softmax_over="style"``, the softmax over those style keys only (the public code's
+definition). No softmax over a batch union and no cross-talk. Queries and keys are taken after q/k RMSNorm and RoPE, as in the public code.
+The maps go to ``probe.store`` keyed by layer name; only while the store is recording, so the recomputation
+of gradient checkpointing does not overwrite them.
+
+Example:
+    >>> store = AttentionMapStore()
+    >>> with store.recording():
+    ...     store.put("a", torch.ones(1, 4, 2))
+    >>> store.stacked().shape
+    torch.Size([1, 1, 4, 2])
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+import torch
+from diffusers.models.attention_dispatch import dispatch_attention_fn
+from diffusers.models.embeddings import apply_rotary_emb
+from diffusers.models.transformers.transformer_flux import _get_qkv_projections
+
+
+class AttentionMapStore:
+    """Per-layer style-attention maps ``(B, N, K)`` of the current forward, in layer order."""
+
+    def __init__(self) -> None:
+        self.maps: dict[str, torch.Tensor] = {}
+        self._recording = False
+
+    @contextlib.contextmanager
+    def recording(self):
+        """Record maps for the duration (clears the previous forward's maps first)."""
+        self.maps.clear()
+        self._recording = True
+        try:
+            yield self
+        finally:
+            self._recording = False
+
+    def put(self, name: str, attn_map: torch.Tensor) -> None:
+        """Store one layer's map; ignored outside :meth:`recording`."""
+        if self._recording:
+            self.maps[name] = attn_map
+
+    def stacked(self) -> torch.Tensor:
+        """All recorded maps as one ``(L, B, N, K)`` tensor."""
+        if not self.maps:
+            raise RuntimeError("No attention maps were recorded: run the forward inside store.recording() "
+                               "with joint_attention_kwargs={'style_probe': probe} and the processors installed.")
+        return torch.stack(list(self.maps.values()))
+
+
+@dataclass
+class StyleProbe:
+    """What the processors need to compute the style maps of one batch.
+
+    Attributes:
+        token_index: ``(B, K)`` long, each sample's style-token positions in the text sequence (padded).
+        token_valid: ``(B, K)`` bool, which entries of ``token_index`` are real.
+        text_len: text sequence length ``T`` (the single-stream blocks see text and image concatenated).
+        target_len: number ``N`` of noisy target image tokens (they follow the text; context tokens follow them).
+        store: where the maps go.
+        softmax_over: ``"text"`` or ``"style"`` (see :func:`style_attention_map`).
+    """
+
+    token_index: torch.Tensor
+    token_valid: torch.Tensor
+    text_len: int
+    target_len: int
+    store: AttentionMapStore = field(default_factory=AttentionMapStore)
+    softmax_over: str = "text"
+
+    def __post_init__(self) -> None:
+        if self.softmax_over not in ("text", "style"):
+            raise ValueError(f"softmax_over={self.softmax_over!r}; use 'text' or 'style'.")
+
+
+def style_attention_map(query: torch.Tensor, key: torch.Tensor, probe: StyleProbe) -> torch.Tensor:
+    """Head-averaged attention of target-image queries to each sample's style-token keys.
+
+    Args:
+        query: ``(B, S, H, D)`` after norm and RoPE, sequence ``[text | target | context]``.
+        key: same layout as ``query``.
+        probe: token positions, lengths and ``softmax_over``: ``"text"`` (softmax over the sample's ``T`` text
+            keys, then the style columns; the attention-probability reading of the paper's formula) or
+            ``"style"`` (softmax over the sample's own style tokens only, the public code's definition without
+            its batch union; constant 1 for a one-token style word, so no gradient then).
+
+    Returns:
+        ``(B, N, K)`` float32 map; padding columns are 0.
+    """
+    t, n = probe.text_len, probe.target_len
+    q_img = query[:, t : t + n].float()
+    scale = query.shape[-1] ** -0.5
+    valid = probe.token_valid[:, None, None, :]
+    if probe.softmax_over == "style":
+        index = probe.token_index[:, :, None, None].expand(-1, -1, key.shape[2], key.shape[3])
+        scores = torch.einsum("bnhd,bkhd->bhnk", q_img, key[:, :t].gather(1, index).float()) * scale
+        return scores.masked_fill(~valid, float("-inf")).softmax(dim=-1).mean(dim=1)
+    probs = (torch.einsum("bnhd,bthd->bhnt", q_img, key[:, :t].float()) * scale).softmax(dim=-1)
+    index = probe.token_index[:, None, None, :].expand(-1, probs.shape[1], n, -1)
+    return probs.gather(-1, index).masked_fill(~valid, 0.0).mean(dim=1)
+
+
+class RegionRouteAttnProcessor:
+    """FluxAttnProcessor plus the per-sample style-token map (see the module docstring).
+
+    Args:
+        name: the layer's dotted name (key in the map store).
+    """
+
+    _attention_backend = None
+    _parallel_config = None
+
+    def __init__(self, name: str = "") -> None:
+        self.name = name
+
+    def __call__(
+        self,
+        attn,
+        hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        image_rotary_emb: torch.Tensor | None = None,
+        style_probe: StyleProbe | None = None,
+    ):
+        # Copied from diffusers.models.transformers.transformer_flux.FluxAttnProcessor.__call__ (0.42.1),
+        # with the style_attention_map side computation added after RoPE.
+        query, key, value, encoder_query, encoder_key, encoder_value = _get_qkv_projections(
+            attn, hidden_states, encoder_hidden_states
+        )
+        query = query.unflatten(-1, (-1, attn.head_dim))
+        key = key.unflatten(-1, (-1, attn.head_dim))
+        value = value.unflatten(-1, (-1, attn.head_dim))
+        query = attn.norm_q(query)
+        key = attn.norm_k(key)
+        if attn.added_kv_proj_dim is not None:
+            encoder_query = encoder_query.unflatten(-1, (-1, attn.head_dim))
+            encoder_key = encoder_key.unflatten(-1, (-1, attn.head_dim))
+            encoder_value = encoder_value.unflatten(-1, (-1, attn.head_dim))
+            encoder_query = attn.norm_added_q(encoder_query)
+            encoder_key = attn.norm_added_k(encoder_key)
+            query = torch.cat([encoder_query, query], dim=1)
+            key = torch.cat([encoder_key, key], dim=1)
+            value = torch.cat([encoder_value, value], dim=1)
+        if image_rotary_emb is not None:
+            query = apply_rotary_emb(query, image_rotary_emb, sequence_dim=1)
+            key = apply_rotary_emb(key, image_rotary_emb, sequence_dim=1)
+
+        if style_probe is not None:
+            if encoder_hidden_states is not None and encoder_hidden_states.shape[1] != style_probe.text_len:
+                raise ValueError(f"style_probe.text_len={style_probe.text_len} but the text stream has "
+                                 f"{encoder_hidden_states.shape[1]} tokens in layer {self.name!r}.")
+            style_probe.store.put(self.name, style_attention_map(query, key, style_probe))
+
+        hidden_states = dispatch_attention_fn(
+            query, key, value, attn_mask=attention_mask, backend=self._attention_backend,
+            parallel_config=self._parallel_config,
+        )
+        hidden_states = hidden_states.flatten(2, 3)
+        hidden_states = hidden_states.to(query.dtype)
+        if encoder_hidden_states is not None:
+            encoder_hidden_states, hidden_states = hidden_states.split_with_sizes(
+                [encoder_hidden_states.shape[1], hidden_states.shape[1] - encoder_hidden_states.shape[1]], dim=1
+            )
+            hidden_states = attn.to_out[0](hidden_states.contiguous())
+            hidden_states = attn.to_out[1](hidden_states)
+            encoder_hidden_states = attn.to_add_out(encoder_hidden_states.contiguous())
+            return hidden_states, encoder_hidden_states
+        return hidden_states
+
+
+def install_processors(transformer, layers: str = "all") -> list[str]:
+    """Install one :class:`RegionRouteAttnProcessor` per chosen attention layer; return their names.
+
+    Args:
+        transformer: a ``FluxTransformer2DModel``.
+        layers: ``"all"`` (every double- and single-stream block, as the public code), ``"double"`` or
+            ``"single"``.
+
+    Raises:
+        ValueError: unknown ``layers``.
+    """
+    prefixes = {"all": ("transformer_blocks", "single_transformer_blocks"), "double": ("transformer_blocks",),
+                "single": ("single_transformer_blocks",)}
+    if layers not in prefixes:
+        raise ValueError(f"layers={layers!r}; use one of {sorted(prefixes)}.")
+    processors = dict(transformer.attn_processors)
+    chosen = [n for n in processors if n.split(".")[0] in prefixes[layers]]
+    for name in chosen:
+        processors[name] = RegionRouteAttnProcessor(name.removesuffix(".processor"))
+    transformer.set_attn_processor(processors)
+    return [n.removesuffix(".processor") for n in chosen]

@@ -1,0 +1,122 @@
+"""Focus (KL) and Cover (BCE) losses on style-attention maps.
+
+Shapes: ``maps (L, B, N, K)`` (layers, samples, target positions, style tokens), ``mask (B, N)`` in {0, 1}
+on the packed latent grid, ``valid (B, K)`` marking real style tokens.
+
+* Focus, per layer/sample/token: ``KL(norm(M) || softmax_N(A / tau))``, the well-defined direction the public
+  code uses (the paper's summary writes the reverse, which is infinite where the mask is 0); an empty mask
+  is replaced by the uniform distribution.
+* Cover: ``mean_N BCE_with_logits(alpha * A, M)``. ``A`` lies in [0, 1], so the background BCE never drops below
+  ln 2; it only pushes ``A`` toward 0 off the object and toward 1 on it.
+* ``reduction="per-layer"`` (the public code): mean over valid tokens, samples and layers of the per-map losses.
+  ``reduction="layer-averaged"`` (the paper's formula): first average the maps over layers and valid tokens,
+  then one loss per sample, mean over samples.
+
+Defaults follow the paper (``lambda_cover=0.2``); the public code used ``lambda_cover=5e-5``, which makes
+Cover negligible (paper.md section 2.2).
+
+Example:
+    >>> maps = torch.tensor([0.0, 0.0]).view(1, 1, 2, 1)
+    >>> mask = torch.tensor([[1.0, 0.0]])
+    >>> valid = torch.tensor([[True]])
+    >>> round(float(focus_loss(maps, mask, valid, tau=0.1)), 4)  # ln 2
+    0.6931
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+REDUCTIONS = ("per-layer", "layer-averaged")
+
+
+@dataclass
+class AttentionLossConfig:
+    """Weights and shapes of the attention supervision (paper defaults; tau and alpha from the public code)."""
+
+    tau: float = 0.1
+    alpha: float = 2.0
+    lambda_focus: float = 0.1
+    lambda_cover: float = 0.2
+    reduction: str = "per-layer"
+
+    def __post_init__(self) -> None:
+        if self.reduction not in REDUCTIONS:
+            raise ValueError(f"reduction={self.reduction!r}; use one of {REDUCTIONS}.")
+        if self.tau <= 0:
+            raise ValueError(f"tau must be > 0, got {self.tau}.")
+
+
+def _token_mean(per_token: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Mean over valid tokens of ``(L, B, K)`` then over samples and layers -> scalar."""
+    w = valid.to(per_token.dtype)
+    return ((per_token * w).sum(-1) / w.sum(-1)).mean()
+
+
+def _reduce_maps(maps: torch.Tensor, valid: torch.Tensor, reduction: str) -> tuple[torch.Tensor, torch.Tensor]:
+    if reduction == "per-layer":
+        return maps, valid
+    w = valid.to(maps.dtype)[None, :, None, :]
+    averaged = (maps * w).sum(dim=(0, 3)) / (maps.shape[0] * w.sum(dim=(0, 3)))
+    return averaged[None, :, :, None], torch.ones_like(valid[:, :1])
+
+
+def focus_loss(maps: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor, tau: float = 0.1,
+               reduction: str = "per-layer") -> torch.Tensor:
+    """``KL(norm(mask) || softmax(A / tau))`` over positions, reduced to a scalar (see module docstring)."""
+    maps, valid = _reduce_maps(maps, valid, reduction)
+    mask = mask.to(maps.dtype)
+    area = mask.sum(-1, keepdim=True)
+    target = torch.where(area > 0, mask / area.clamp_min(1e-12), torch.full_like(mask, 1.0 / mask.shape[-1]))
+    log_p = F.log_softmax(maps / tau, dim=-2)
+    kl = F.kl_div(log_p, target[None, :, :, None].expand_as(log_p), reduction="none").sum(-2)
+    return _token_mean(kl, valid)
+
+
+def cover_loss(maps: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor, alpha: float = 2.0,
+               reduction: str = "per-layer") -> torch.Tensor:
+    """``mean_N BCE_with_logits(alpha * A, mask)``, reduced to a scalar (see module docstring)."""
+    maps, valid = _reduce_maps(maps, valid, reduction)
+    target = mask.to(maps.dtype)[None, :, :, None].expand_as(maps)
+    bce = F.binary_cross_entropy_with_logits(alpha * maps, target, reduction="none").mean(-2)
+    return _token_mean(bce, valid)
+
+
+def attention_losses(maps: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor,
+                     config: AttentionLossConfig) -> dict[str, torch.Tensor]:
+    """``{"focus", "cover", "attn"}`` with ``attn = lambda_focus * focus + lambda_cover * cover``."""
+    focus = focus_loss(maps, mask, valid, config.tau, config.reduction)
+    cover = cover_loss(maps, mask, valid, config.alpha, config.reduction)
+    return {"focus": focus, "cover": cover, "attn": config.lambda_focus * focus + config.lambda_cover * cover}
+
+
+def mass_in_mask(maps: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Share of each map's spatial attention mass inside the mask, averaged over layers/samples/tokens.
+
+    Example:
+        >>> maps = torch.tensor([3.0, 1.0]).view(1, 1, 2, 1)
+        >>> float(mass_in_mask(maps, torch.tensor([[1.0, 0.0]]), torch.tensor([[True]])))
+        0.75
+    """
+    share = (maps * mask.to(maps.dtype)[None, :, :, None]).sum(-2) / maps.sum(-2).clamp_min(1e-12)
+    return _token_mean(share, valid)
+
+
+def mask_to_grid(mask: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """Object masks ``(B, H, W)`` -> ``(B, h*w)`` {0, 1} on the packed latent grid (nearest, ``> 0``).
+
+    As the public code: scale by the max, nearest resize, binarize. The grid of a Kontext image of ``H x W``
+    pixels is ``(H // 16, W // 16)`` (VAE factor 8, then 2x2 packing).
+
+    Example:
+        >>> m = torch.zeros(1, 4, 4); m[0, :2, :2] = 1
+        >>> mask_to_grid(m, (2, 2)).tolist()
+        [[1.0, 0.0, 0.0, 0.0]]
+    """
+    m = mask.float()
+    m = m / m.flatten(1).amax(-1).clamp_min(1e-12)[:, None, None]
+    m = F.interpolate(m[:, None], size=grid, mode="nearest")[:, 0]
+    return (m > 0).float().flatten(1)

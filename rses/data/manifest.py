@@ -1,0 +1,327 @@
+"""Split manifests: JSON Lines of samples with file hashes, validated on load.
+
+One line per sample; paths are relative to the manifest's directory (the split root)::
+
+    {"id": "astronaut-helmet-pixel-art", "image_id": "astronaut",
+     "source": "images/astronaut.png", "mask": "masks/astronaut-helmet.png",
+     "object": "helmet", "style": "pixel-art",
+     "prompt": "make the helmet in pixel-art style, keep other area unchanged",
+     "target": "targets/astronaut-helmet-pixel-art.png",
+     "sha256": {"source": "...", "mask": "...", "target": "..."}}
+
+``prompt`` defaults to :data:`PROMPT_TEMPLATE`; ``target`` (a pseudo-GT image) and ``image_id`` (which
+photo the sample comes from; samples of one photo share it) are optional. Loading checks every file's
+sha256, that mask and target have the source's size, that masks are binary and neither empty nor full,
+that no path leaves the split root (symlinks are resolved first) and that ids are unique. Each problem
+raises :class:`~rses.errors.InvalidSampleError` naming the sample, the problem and what to do.
+
+Where splits live (:func:`load_split`):
+
+- built-in names ``test`` and ``train``: shipped in the package under ``rses/data/builtin/``;
+- registered names ``<dataset>/<name>`` such as ``coco/test``: the manifest
+  ``<splits dir>/<dataset>/<name>.jsonl`` written by ``rses data build``, where the splits dir is
+  ``$RSES_SPLITS_DIR``, else ``$RSES_CACHE_DIR/splits``, else ``~/.cache/rses/splits``;
+- any path to a ``.jsonl`` manifest.
+
+Example:
+    >>> split = load_split("test")
+    >>> len(split) >= 40, split.samples[0].style in STYLES
+    (True, True)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from rses.errors import InvalidSampleError, UsageError
+from rses.io import load_image, load_mask
+from rses.weights import sha256_file
+
+PROMPT_TEMPLATE = "make the {object} in {style} style, keep other area unchanged"
+STYLES = ("pixel-art", "cyberpunk", "expressionism", "line-art")
+BUILTIN_DIR = Path(__file__).parent / "builtin"
+BUILTIN_SPLITS = ("test", "train")
+FILE_KEYS = ("source", "mask", "target")
+_REQUIRED = ("id", "source", "mask", "object", "style", "sha256")
+
+
+def default_prompt(object_name: str, style: str) -> str:
+    """The paper's instruction for one object and style.
+
+    Example:
+        >>> default_prompt("cat", "pixel-art")
+        'make the cat in pixel-art style, keep other area unchanged'
+    """
+    return PROMPT_TEMPLATE.format(object=object_name, style=style)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One benchmark sample; paths are absolute (resolved inside the split root)."""
+
+    id: str
+    source: Path
+    mask: Path
+    object_name: str
+    style: str
+    prompt: str
+    target: Path | None = None
+    sha256: dict[str, str] = field(default_factory=dict)
+    image_id: str = ""
+
+    def load_source(self) -> np.ndarray:
+        """The source image, ``(H, W, 3)`` uint8 RGB."""
+        return load_image(self.source)
+
+    def load_mask(self) -> np.ndarray:
+        """The object mask, ``(H, W)`` bool."""
+        return load_mask(self.mask)
+
+    def load_target(self) -> np.ndarray | None:
+        """The pseudo-GT target, ``(H, W, 3)`` uint8 RGB, or ``None`` when the sample has none."""
+        return None if self.target is None else load_image(self.target)
+
+
+@dataclass(frozen=True)
+class Split:
+    """A loaded, validated split: its name, root directory, samples, and the manifest's own sha256."""
+
+    name: str
+    root: Path
+    samples: list[Sample]
+    manifest_path: Path
+    manifest_sha256: str
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __iter__(self) -> Iterator[Sample]:
+        return iter(self.samples)
+
+
+def splits_dir() -> Path:
+    """Where ``rses data build`` registers splits: ``$RSES_SPLITS_DIR``, ``$RSES_CACHE_DIR/splits`` or
+    ``~/.cache/rses/splits``."""
+    if os.environ.get("RSES_SPLITS_DIR"):
+        return Path(os.environ["RSES_SPLITS_DIR"]).expanduser()
+    if os.environ.get("RSES_CACHE_DIR"):
+        return Path(os.environ["RSES_CACHE_DIR"]).expanduser() / "splits"
+    return Path.home() / ".cache" / "rses" / "splits"
+
+
+def registered_splits() -> list[str]:
+    """Names ``<dataset>/<name>`` of the manifests in :func:`splits_dir`, sorted."""
+    root = splits_dir()
+    return sorted(f"{p.parent.name}/{p.stem}" for p in root.glob("*/*.jsonl")) if root.is_dir() else []
+
+
+def available_splits() -> list[str]:
+    """Every name :func:`load_split` accepts besides a path: built-in first, then registered."""
+    return [*BUILTIN_SPLITS, *registered_splits()]
+
+
+def resolve_split(spec: str) -> tuple[str, Path]:
+    """Turn a split spec into ``(name, manifest path)``; :class:`UsageError` listing names when unknown."""
+    if spec in BUILTIN_SPLITS:
+        return spec, BUILTIN_DIR / f"{spec}.jsonl"
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return path.stem, path
+    registered = splits_dir() / f"{spec}.jsonl"
+    if spec.count("/") == 1 and registered.is_file():
+        return spec, registered
+    raise UsageError(
+        f"Unknown split {spec!r}: not a built-in or registered name, and no manifest file at that path. "
+        f"Available: {', '.join(available_splits())}. Build one with `rses data build coco --root PATH` "
+        f"(registered under {splits_dir()}) or pass a manifest .jsonl path."
+    )
+
+
+def load_split(spec: str, verify: bool = True) -> Split:
+    """Load and validate a split by built-in name, registered name (``coco/test``) or manifest path.
+
+    Args:
+        spec: ``test``, ``train``, ``<dataset>/<name>``, or a path to a ``.jsonl`` manifest.
+        verify: check file hashes, sizes and masks (paths, ids and line syntax are always checked).
+
+    Raises:
+        UsageError: the spec names no split.
+        InvalidSampleError: a sample is unusable; the message names it.
+    """
+    name, path = resolve_split(spec)
+    return read_manifest(path, name=name, verify=verify)
+
+
+def read_manifest(path: str | Path, name: str | None = None, verify: bool = True) -> Split:
+    """Read and validate a JSON Lines manifest; its directory is the split root."""
+    path = Path(path)
+    root = path.parent.resolve()
+    raw = path.read_bytes()
+    samples: list[Sample] = []
+    first_line: dict[str, int] = {}
+    hashes: dict[Path, str] = {}
+    for lineno, line in enumerate(raw.decode("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        sample = _parse_line(line, lineno, path, root)
+        if sample.id in first_line:
+            raise InvalidSampleError(
+                f"Sample {sample.id!r}: duplicate id on lines {first_line[sample.id]} and {lineno} "
+                f"of {path}; "
+                "every sample id must be unique: rename or remove one."
+            )
+        first_line[sample.id] = lineno
+        if verify:
+            _verify_files(sample, root, hashes)
+        samples.append(sample)
+    if not samples:
+        raise InvalidSampleError(f"Manifest {path} has no samples; write one JSON object per line.")
+    return Split(name or path.stem, root, samples, path, hashlib.sha256(raw).hexdigest())
+
+
+def _parse_line(line: str, lineno: int, path: Path, root: Path) -> Sample:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise InvalidSampleError(
+            f"Line {lineno} of {path} is not valid JSON ({err.msg} at column {err.colno}); "
+            "each line must be one JSON object."
+        ) from None
+    if not isinstance(record, dict):
+        raise InvalidSampleError(f"Line {lineno} of {path} is a JSON {type(record).__name__}, not an object.")
+    sample_id = record.get("id", f"<line {lineno}>")
+    missing = [key for key in _REQUIRED if key not in record]
+    if missing:
+        raise InvalidSampleError(
+            f"Sample {sample_id!r} (line {lineno} of {path}) lacks {', '.join(missing)}; "
+            f"every line needs {', '.join(_REQUIRED)}."
+        )
+    for key in ("id", "object", "style"):
+        if not isinstance(record[key], str) or not record[key]:
+            raise InvalidSampleError(
+                f"Sample {sample_id!r}: {key!r} must be a non-empty string, got {record[key]!r}."
+            )
+    if not isinstance(record["sha256"], dict):
+        raise InvalidSampleError(f"Sample {sample_id!r}: 'sha256' must map file keys to hex digests.")
+    files = {
+        key: _inside(root, record[key], sample_id, key) for key in FILE_KEYS if record.get(key) is not None
+    }
+    for key in files:
+        if key not in record["sha256"]:
+            raise InvalidSampleError(
+                f"Sample {sample_id!r}: no sha256 for its {key}; rewrite the manifest with "
+                "rses.data.manifest.write_manifest (it hashes every file)."
+            )
+    return Sample(
+        id=record["id"],
+        source=files["source"],
+        mask=files["mask"],
+        object_name=record["object"],
+        style=record["style"],
+        prompt=record.get("prompt") or default_prompt(record["object"], record["style"]),
+        target=files.get("target"),
+        sha256=dict(record["sha256"]),
+        image_id=str(record.get("image_id", "")),
+    )
+
+
+def _inside(root: Path, rel: Any, sample_id: str, key: str) -> Path:
+    """``root / rel`` resolved (symlinks followed); refuses anything that ends up outside ``root``."""
+    if not isinstance(rel, str) or not rel:
+        raise InvalidSampleError(f"Sample {sample_id!r}: {key} must be a relative path string, got {rel!r}.")
+    resolved = (root / rel).resolve()
+    if not resolved.is_relative_to(root):
+        raise InvalidSampleError(
+            f"Sample {sample_id!r}: {key} path {rel!r} resolves to {resolved}, outside the split root "
+            f"{root}; manifests may only reference files inside their own directory "
+            "(copy the file in, no symlinks out)."
+        )
+    return resolved
+
+
+def _verify_files(sample: Sample, root: Path, hashes: dict[Path, str]) -> None:
+    files = {"source": sample.source, "mask": sample.mask, "target": sample.target}
+    for key, file in files.items():
+        if file is None:
+            continue
+        if not file.is_file():
+            raise InvalidSampleError(
+                f"Sample {sample.id!r}: {key} file {file} does not exist; restore it or rebuild the split."
+            )
+        if file not in hashes:
+            hashes[file] = sha256_file(file)
+        if hashes[file] != sample.sha256[key].lower():
+            raise InvalidSampleError(
+                f"Sample {sample.id!r}: {key} {file.relative_to(root)} has sha256 "
+                f"{hashes[file][:12]}..., the "
+                f"manifest says {sample.sha256[key][:12]}...; the file changed since the split was built: "
+                "restore it or rebuild the split."
+            )
+    size = _size(sample.source, sample.id, "source")
+    for key in ("mask", "target"):
+        if files[key] is not None and (other := _size(files[key], sample.id, key)) != size:
+            raise InvalidSampleError(
+                f"Sample {sample.id!r}: {key} is {other[0]}x{other[1]} but the source is "
+                f"{size[0]}x{size[1]}; "
+                f"resize the {key} to the source's size (nearest-neighbour for masks)."
+            )
+    try:
+        mask = load_mask(sample.mask)
+    except InvalidSampleError as err:
+        raise InvalidSampleError(f"Sample {sample.id!r}: {err}") from None
+    if not mask.any() or mask.all():
+        raise InvalidSampleError(
+            f"Sample {sample.id!r}: mask {sample.mask.name} is {'empty' if not mask.any() else 'full'}; "
+            "a regional edit needs an object covering part of the image: fix or drop the sample."
+        )
+
+
+def _size(path: Path, sample_id: str, key: str) -> tuple[int, int]:
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except OSError as err:
+        raise InvalidSampleError(
+            f"Sample {sample_id!r}: {key} {path} is not a readable image ({err})."
+        ) from None
+
+
+def sample_record(
+    root: Path,
+    sample_id: str,
+    source: Path,
+    mask: Path,
+    object_name: str,
+    style: str,
+    target: Path | None = None,
+    prompt: str | None = None,
+    image_id: str = "",
+) -> dict[str, Any]:
+    """One manifest line as a dict: paths made relative to ``root`` and every file hashed."""
+    files = {"source": Path(source), "mask": Path(mask)} | ({"target": Path(target)} if target else {})
+    record: dict[str, Any] = {"id": sample_id, "image_id": image_id}
+    record |= {
+        key: file.resolve().relative_to(Path(root).resolve()).as_posix() for key, file in files.items()
+    }
+    record |= {"object": object_name, "style": style, "prompt": prompt or default_prompt(object_name, style)}
+    record["sha256"] = {key: sha256_file(file) for key, file in files.items()}
+    return record
+
+
+def write_manifest(path: str | Path, records: Sequence[dict[str, Any]]) -> Path:
+    """Write records (from :func:`sample_record`) as JSON Lines, atomically; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(json.dumps(r, sort_keys=False) + "\n" for r in records), encoding="utf-8")
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,32 @@
+"""Style leakage: did the style spill outside the object?
+
+The CLIP style similarity (as in :mod:`rses.metrics.rsm`) of the whole image with the object filled by the CLIP
+mean colour, edited minus source. Zero for an untouched background; positive when the background moved
+towards the style.
+
+Example:
+    >>> import numpy as np, torch
+    >>> img = np.full((2, 2, 3), 9, np.uint8); m = torch.tensor([[True, False], [False, False]])
+    >>> background_image(img, m, (0, 0, 0))[..., 0].tolist()
+    [[0, 9], [9, 9]]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from rses.metrics.rsm import STYLE_TEMPLATE, rsm_from_embeddings, style_text
+
+
+def background_image(image: np.ndarray, mask: torch.Tensor, fill: tuple[int, int, int]) -> np.ndarray:
+    """The uint8 image with the object pixels set to ``fill``."""
+    return np.where(mask.numpy()[..., None], np.array(fill, np.uint8), image)
+
+
+def style_leakage(backend, source: np.ndarray, edited: np.ndarray, mask: torch.Tensor, style: str,
+                  template: str = STYLE_TEMPLATE) -> float:
+    """Background style similarity of ``edited`` minus that of ``source`` (in RSM units)."""
+    emb = backend.encode_images([background_image(im, mask, backend.fill) for im in (edited, source)])
+    sims = rsm_from_embeddings(emb, backend.encode_texts([style_text(style, template)]))
+    return float(sims[0] - sims[1])

@@ -1,0 +1,58 @@
+"""RSES, one number in [0, 1]: the geometric mean of style success inside the object and preservation outside.
+
+Two variants, named by what they need:
+
+* ``rses`` (CLIP + LPIPS)::
+
+      S = clamp(RSM_gain / gain_scale, 0, 1)          gain_scale = 0.025
+      P = clamp(1 - LPIPS_bg, 0, 1)
+      RSES = sqrt(S * P)
+
+* ``rses_ref`` (weight-free; needs the pseudo-GT target)::
+
+      S = ref_gain = clamp(1 - MSE_in(edited, target) / MSE_in(source, target), 0, 1)
+      P = clamp((PSNR_bg - 20 dB) / (40 dB - 20 dB), 0, 1)
+      RSES_ref = sqrt(S * P)
+
+The geometric mean is 0 when either term is 0 (an untouched object, or a destroyed background) and 1 only
+when both are perfect. See ``docs/metrics.md`` for the reasoning behind each pinned constant.
+
+Example:
+    >>> rses_score(rsm_gain=0.025, lpips_bg=0.0)
+    1.0
+    >>> rses_score(rsm_gain=0.0, lpips_bg=0.0)
+    0.0
+    >>> round(rses_ref_score(ref_gain=1.0, psnr_bg=30.0), 4)
+    0.7071
+"""
+
+from __future__ import annotations
+
+import math
+
+RSES_GAIN_SCALE = 0.025
+PSNR_FLOOR, PSNR_CEIL = 20.0, 40.0
+
+
+def _clamp01(x: float) -> float:
+    return min(1.0, max(0.0, x))
+
+
+def combine(style_success: float, preservation: float) -> float:
+    """``sqrt(S * P)`` of two terms clamped to [0, 1]."""
+    return math.sqrt(_clamp01(style_success) * _clamp01(preservation))
+
+
+def rses_score(rsm_gain: float, lpips_bg: float, gain_scale: float = RSES_GAIN_SCALE) -> float:
+    """The CLIP variant: style success from the RSM gain, preservation from LPIPS_bg."""
+    return combine(rsm_gain / gain_scale, 1.0 - lpips_bg)
+
+
+def psnr_preservation(psnr_bg: float, floor: float = PSNR_FLOOR, ceil: float = PSNR_CEIL) -> float:
+    """PSNR_bg mapped linearly from [floor, ceil] dB to [0, 1]."""
+    return _clamp01((psnr_bg - floor) / (ceil - floor))
+
+
+def rses_ref_score(ref_gain: float, psnr_bg: float, floor: float = PSNR_FLOOR, ceil: float = PSNR_CEIL) -> float:
+    """The weight-free variant: style success from the target (``ref_gain``), preservation from PSNR_bg."""
+    return combine(ref_gain, psnr_preservation(psnr_bg, floor, ceil))

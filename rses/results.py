@@ -1,0 +1,250 @@
+"""The run directory: a crash-safe per-sample journal, the tables and summary built from it, and reading runs back.
+
+Layout of a run directory (the contract every reader relies on)::
+
+    run.json              what ran: method, editor config, split + manifest sha256, seeds, metrics, versions
+    journal*.jsonl        append-only per-sample rows, one JSON object a line, flushed + fsynced per row
+    samples.parquet/.csv  one row per sample (rebuilt from the journals), see ``BASE_COLUMNS``
+    summary.json          {metric: {mean, std, ci_low, ci_high, n}} over the "ok" rows
+    edits/                the edited PNGs that were scored (``output_path`` in the table, relative to the run)
+
+The journals are the source of truth. A row is durable once :meth:`Journal.append` returns, so a process killed
+at any moment (even SIGKILL) loses at most the sample in flight. Readers ignore a torn last line and keep one
+row per sample id (an ``ok`` row beats a ``failed`` one; otherwise the last one read wins). Every other file is
+written atomically (temp file + rename).
+
+Example:
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with Journal(d / "journal.jsonl") as j:
+    ...     j.append({"sample_id": "a", "status": "ok", "psnr": 30.0})
+    ...     j.append({"sample_id": "a", "status": "ok", "psnr": 31.0})
+    >>> [r["psnr"] for r in read_journals(d).values()]
+    [31.0]
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rses.errors import RsesError
+
+log = logging.getLogger(__name__)
+
+RUN_JSON = "run.json"
+SUMMARY_JSON = "summary.json"
+SAMPLES_PARQUET = "samples.parquet"
+SAMPLES_CSV = "samples.csv"
+JOURNAL_GLOB = "journal*.jsonl"
+
+#: Columns of the per-sample table, before one column per metric.
+BASE_COLUMNS = (
+    "sample_id",  # the split's sample id
+    "style",  # target style of the edit
+    "object_name",  # the edited object's noun
+    "mask_area",  # fraction of the image inside the object mask, in [0, 1]
+    "status",  # "ok" or "failed"
+    "error",  # why the sample failed ("" when ok)
+    "seed",  # the seed the editor got for this sample
+    "output_path",  # the scored edited PNG, relative to the run directory ("" when no edit exists)
+    "source_height",  # size of the source image (the edit is scored at this size)
+    "source_width",
+    "edit_height",  # size the editor returned, before resizing to the source size (0 when no edit)
+    "edit_width",
+    "cached",  # True when the edit came from the edit cache instead of the editor
+    "edit_seconds",  # editor time per sample (batch time / batch size; 0 when cached)
+    "score_seconds",  # metric time for this sample
+)
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename, so readers never see half a file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data.encode() if isinstance(data, str) else data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write ``obj`` as indented JSON, atomically."""
+    write_atomic(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+class Journal:
+    """An append-only JSON Lines file of per-sample rows; each :meth:`append` is durable when it returns.
+
+    Opening truncates a torn last line left by a killed writer, so appends never glue onto half a row.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._fh = None
+
+    def __enter__(self) -> Journal:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self) -> None:
+        """Open for appending, dropping an unterminated last line."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():
+            data = self.path.read_bytes()
+            keep = data.rfind(b"\n") + 1
+            if keep < len(data):
+                log.warning("%s: dropping a torn last line (%d bytes) left by an interrupted run", self.path,
+                            len(data) - keep)
+                with open(self.path, "r+b") as fh:
+                    fh.truncate(keep)
+        self._fh = open(self.path, "ab")
+
+    def append(self, row: dict[str, Any]) -> None:
+        """Append one row and fsync it."""
+        self._fh.write((json.dumps(row, default=_json_default) + "\n").encode())
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return str(obj)
+
+
+def read_journal(path: Path) -> Iterable[dict[str, Any]]:
+    """Yield the rows of one journal, skipping lines that do not parse (a torn last line)."""
+    with open(path, "rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            try:
+                row = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                log.warning("%s:%d: skipping an unreadable line (interrupted write)", path, number)
+                continue
+            if isinstance(row, dict) and "sample_id" in row:
+                yield row
+
+
+def read_journals(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """All rows of every journal in ``run_dir``, one per sample id ("ok" beats "failed", then last wins)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for path in sorted(Path(run_dir).glob(JOURNAL_GLOB)):
+        for row in read_journal(path):
+            old = rows.get(row["sample_id"])
+            if old is None or not (old.get("status") == "ok" and row.get("status") != "ok"):
+                rows[row["sample_id"]] = row
+    return rows
+
+
+def rows_to_table(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> pd.DataFrame:
+    """The per-sample table: ``BASE_COLUMNS`` then one float column per metric, in ``rows`` order."""
+    table = pd.DataFrame(list(rows), columns=[*BASE_COLUMNS, *metrics])
+    for name in metrics:
+        table[name] = pd.to_numeric(table[name], errors="coerce").astype("float64")
+    table["error"] = table["error"].fillna("").astype(str)
+    table["output_path"] = table["output_path"].fillna("").astype(str)
+    return table
+
+
+def bootstrap_ci(
+    values: np.ndarray, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of the mean.
+
+    Example:
+        >>> bootstrap_ci(np.array([1.0, 1.0, 1.0]))
+        (1.0, 1.0)
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return (math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, values.size, size=(n_resamples, values.size))].mean(axis=1)
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.quantile(means, [alpha, 1.0 - alpha])
+    return (float(low), float(high))
+
+
+def summarize(table: pd.DataFrame, metrics: Sequence[str], n_resamples: int = 1000, seed: int = 0) -> dict:
+    """``{metric: {mean, std, ci_low, ci_high, n}}`` over the ``ok`` rows (std with ddof=1; 0 for one value)."""
+    ok = table[table["status"] == "ok"]
+    summary = {}
+    for name in metrics:
+        values = ok[name].dropna().to_numpy(dtype=np.float64)
+        low, high = bootstrap_ci(values, n_resamples=n_resamples, seed=seed)
+        summary[name] = {
+            "mean": float(values.mean()) if values.size else math.nan,
+            "std": float(values.std(ddof=1)) if values.size > 1 else (0.0 if values.size else math.nan),
+            "ci_low": low,
+            "ci_high": high,
+            "n": int(values.size),
+        }
+    return summary
+
+
+def write_tables(run_dir: Path, table: pd.DataFrame, summary: dict) -> None:
+    """Write ``samples.parquet``, ``samples.csv`` and ``summary.json`` atomically."""
+    run_dir = Path(run_dir)
+    for name, writer in ((SAMPLES_PARQUET, table.to_parquet), (SAMPLES_CSV, table.to_csv)):
+        tmp = run_dir / f".{name}.{os.getpid()}.tmp"
+        writer(tmp, index=False)
+        os.replace(tmp, run_dir / name)
+    write_json(run_dir / SUMMARY_JSON, summary)
+
+
+@dataclass
+class Run:
+    """A finished (or partial) run read back from its directory."""
+
+    path: Path
+    info: dict[str, Any]
+    samples: pd.DataFrame
+    summary: dict[str, dict[str, float]]
+
+    @property
+    def label(self) -> str:
+        """A short name for tables: the directory name."""
+        return self.path.name
+
+    @property
+    def metrics(self) -> list[str]:
+        """The metric names, in the run's order."""
+        return list(self.info.get("metrics") or self.summary)
+
+
+def load_run(path: str | Path) -> Run:
+    """Read a run directory (``run.json``, ``samples.parquet``, ``summary.json``).
+
+    Raises:
+        RsesError: the directory is missing or is not a finished run, with what to do.
+    """
+    path = Path(path)
+    if not (path / RUN_JSON).is_file():
+        raise RsesError(f"{path} is not a run directory (no {RUN_JSON}). Pass a directory written by `rses eval`.")
+    if not (path / SAMPLES_PARQUET).is_file():
+        raise RsesError(
+            f"Run {path} has no {SAMPLES_PARQUET} yet (interrupted before the end?). Rerun the same `rses eval` "
+            "command to resume and finish it."
+        )
+    info = json.loads((path / RUN_JSON).read_text())
+    summary = json.loads((path / SUMMARY_JSON).read_text()) if (path / SUMMARY_JSON).is_file() else {}
+    return Run(path=path, info=info, samples=pd.read_parquet(path / SAMPLES_PARQUET), summary=summary)

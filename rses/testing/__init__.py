@@ -1,0 +1,39 @@
+"""Test kit: tiny, deterministic, random-weight twins of the learned models, built through the real code paths.
+
+Only tests, benchmarks and the explicit ``--smoke`` mode use these; their numbers are not meaningful.
+Every name is imported lazily on first use, so ``import rses.testing`` stays cheap (no torch, no diffusers).
+
+Example:
+    >>> from rses.testing import tiny_open_clip
+    >>> tiny_open_clip(seed=0).model.visual.image_size
+    (32, 32)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "TinyClip": "rses.testing.clip",
+    "tiny_open_clip": "rses.testing.clip",
+    "tiny_clip_backend": "rses.testing.clip",
+    "tiny_lpips": "rses.testing.lpips",
+    "tiny_lpips_backend": "rses.testing.lpips",
+    "tiny_clip_tokenizer": "rses.testing.tokenizers",
+    "tiny_t5_tokenizer": "rses.testing.tokenizers",
+    "tiny_kontext_components": "rses.testing.flux",
+    "tiny_kontext_pipeline": "rses.testing.flux",
+    "tiny_instruct_pix2pix_components": "rses.testing.sd",
+    "tiny_instruct_pix2pix_pipeline": "rses.testing.sd",
+    "tiny_inpaint_components": "rses.testing.sd",
+    "tiny_inpaint_pipeline": "rses.testing.sd",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'rses.testing' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -1,0 +1,62 @@
+"""Crash safety with real processes: SIGKILL mid-run several times, resume, compare with an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import pandas as pd
+from harness_kit import rses_cli
+
+VARYING = ["edit_seconds", "score_seconds", "cached"]
+
+
+def journal_rows(run_dir) -> int:
+    path = run_dir / "journal.jsonl"
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+def wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_sigkill_resume_equals_an_uninterrupted_run_and_a_second_run_is_locked_out(split12, tmp_path):
+    run_dir = tmp_path / "run"
+    args = ["eval", "--method", "fake-shift", "--split", str(split12), "--out", str(run_dir), "--metrics",
+            "mse_bg,pixel_consistency", "--no-progress", "--device", "cpu"]
+    log = tmp_path / "edits.log"
+    slow = {"FAKE_EDIT_SLEEP": "0.15", "FAKE_EDIT_LOG": str(log)}
+    for kill_after, sleep in ((1, "1.0"), (5, "0.15"), (8, "0.15")):
+        proc = rses_cli(*args, env={**slow, "FAKE_EDIT_SLEEP": sleep})
+        wait_for(lambda n=kill_after: journal_rows(run_dir) >= n or proc.poll() is not None)
+        if kill_after == 1:  # while it runs, a second run on the same directory stops with a clear message
+            second = rses_cli(*args)
+            _, err = second.communicate(timeout=60)
+            assert proc.poll() is None, "the first run ended before the second one started; slow it down"
+            assert second.returncode == 1
+            assert "Another `rses eval` is already running" in err and "Traceback" not in err
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert proc.returncode == -signal.SIGKILL
+        assert not (run_dir / "samples.parquet").exists()
+    rows_before = journal_rows(run_dir)
+    assert 8 <= rows_before < 12
+    resumed = rses_cli(*args)
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    assert f"{12 - rows_before} new, {rows_before} resumed" in out
+
+    fresh = rses_cli(*[a if a != str(run_dir) else str(tmp_path / "fresh") for a in args],
+                     env={"RSES_CACHE_DIR": str(tmp_path / "other-cache")})
+    assert fresh.wait(timeout=120) == 0
+    got, want = (pd.read_parquet(d / "samples.parquet").drop(columns=VARYING) for d in (run_dir, tmp_path / "fresh"))
+    pd.testing.assert_frame_equal(got, want)
+    lines = (run_dir / "journal.jsonl").read_text().splitlines()
+    assert sorted(json.loads(line)["sample_id"] for line in lines) == [f"s{i:02d}" for i in range(12)]
+    # the edit cache: a killed edit may be redone once, a finished one never
+    edits = log.read_text().split()
+    assert set(edits) == {f"s{i:02d}" for i in range(12)} and len(edits) <= 12 + 3
