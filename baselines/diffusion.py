@@ -125,6 +125,8 @@ class DiffusionEditor(Editor):
     preferred_dtype: ClassVar[str] = "bfloat16"
 
     def __init__(self, config: Any = None, device: str = "cpu", smoke: bool = False):
+        if smoke and not self.tiny_pipeline:
+            raise UsageError(f"{self.name} has no tiny test pipeline, so it cannot run with --smoke.")
         if config is None and smoke:
             config = dataclasses.replace(self.Config(), **SMOKE_OVERRIDES)
         super().__init__(config=config, device=device, smoke=smoke)
@@ -229,7 +231,7 @@ class DiffusionEditor(Editor):
 
     def pipeline_kwargs(self, requests: Sequence[EditRequest], images: list[Image.Image],
                         size: tuple[int, int]) -> dict[str, Any]:
-        """Pipeline arguments for one same-size group; the base adds prompts, generators and steps."""
+        """Pipeline arguments for one same-size group; they extend (and may override) the shared ones."""
         raise NotImplementedError
 
     def edit(self, requests: Sequence[EditRequest]) -> list[np.ndarray]:
@@ -244,14 +246,14 @@ class DiffusionEditor(Editor):
         for size, indices in groups.items():
             group = [requests[i] for i in indices]
             images = [Image.fromarray(resize(r.image, size)) for r in group]
-            kwargs = self.pipeline_kwargs(group, images, size)
-            kwargs.update(
-                prompt=[self.build_prompt(r) for r in group],
-                generator=[torch.Generator("cpu").manual_seed(r.seed) for r in group],
-                num_inference_steps=self.config.num_inference_steps,
-                guidance_scale=self.config.guidance_scale,
-                output_type="np",
-            )
+            kwargs = {
+                "prompt": [self.build_prompt(r) for r in group],
+                "generator": [torch.Generator("cpu").manual_seed(r.seed) for r in group],
+                "num_inference_steps": self.config.num_inference_steps,
+                "guidance_scale": self.config.guidance_scale,
+                "output_type": "np",
+                **self.pipeline_kwargs(group, images, size),
+            }
             edited = to_uint8(pipe(**kwargs).images)
             for i, request, image in zip(indices, group, edited, strict=True):
                 outputs[i] = resize(image, request.image.shape[:2])

@@ -21,16 +21,34 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from regionroute.experts import ExpertConfig, add_expert  # noqa: E402
 from regionroute.attention import install_processors  # noqa: E402
+from regionroute.experts import ExpertConfig, add_expert  # noqa: E402
 from regionroute.train import training_losses  # noqa: E402
 
-REAL = dict(patch_size=1, in_channels=64, num_layers=19, num_single_layers=38, attention_head_dim=128,
-            num_attention_heads=24, joint_attention_dim=4096, pooled_projection_dim=768, guidance_embeds=True,
-            axes_dims_rope=[16, 56, 56])
-TINY = dict(patch_size=1, in_channels=64, num_layers=1, num_single_layers=1, attention_head_dim=16,
-            num_attention_heads=2, joint_attention_dim=32, pooled_projection_dim=32, guidance_embeds=True,
-            axes_dims_rope=[4, 4, 8])
+REAL = dict(
+    patch_size=1,
+    in_channels=64,
+    num_layers=19,
+    num_single_layers=38,
+    attention_head_dim=128,
+    num_attention_heads=24,
+    joint_attention_dim=4096,
+    pooled_projection_dim=768,
+    guidance_embeds=True,
+    axes_dims_rope=[16, 56, 56],
+)
+TINY = dict(
+    patch_size=1,
+    in_channels=64,
+    num_layers=1,
+    num_single_layers=1,
+    attention_head_dim=16,
+    num_attention_heads=2,
+    joint_attention_dim=32,
+    pooled_projection_dim=32,
+    guidance_embeds=True,
+    axes_dims_rope=[4, 4, 8],
+)
 
 
 def log(msg: str) -> None:
@@ -72,8 +90,14 @@ def main() -> None:
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     cfg = TINY if args.tiny else REAL
     size, text_len = (64, 16) if args.tiny else (args.size, args.text_len)
-    result: dict = {"device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu", "tiny": args.tiny,
-                    "size": size, "text_len": text_len, "batch": args.batch, "dtype": str(dtype)}
+    result: dict = {
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+        "tiny": args.tiny,
+        "size": size,
+        "text_len": text_len,
+        "batch": args.batch,
+        "dtype": str(dtype),
+    }
 
     def dump() -> None:
         (out / "gpu_flux_step.json").write_text(json.dumps(result, indent=2))
@@ -88,8 +112,11 @@ def main() -> None:
     params = [p for n, p in model.named_parameters() if "lora_" in n]
     for p in params:
         p.requires_grad_(True)
-    result |= {"build_s": time.perf_counter() - t0, "lora_params": sum(p.numel() for p in params),
-               "layers_supervised": len(layers)}
+    result |= {
+        "build_s": time.perf_counter() - t0,
+        "lora_params": sum(p.numel() for p in params),
+        "layers_supervised": len(layers),
+    }
     log(f"built in {result['build_s']:.1f}s; LoRA params {result['lora_params']:,}; {len(layers)} layers")
     dump()
 
@@ -135,14 +162,20 @@ def main() -> None:
             for i in range(args.iters):
                 times.append(step(attn))
                 log(f"{key}: iter {i} {times[-1]:.3f}s")
-            result[key] = {"warmup_s": warm, "step_s": sorted(times)[len(times) // 2], "times_s": times,
-                           "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None}
+            result[key] = {
+                "warmup_s": warm,
+                "step_s": sorted(times)[len(times) // 2],
+                "times_s": times,
+                "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None,
+            }
         except Exception as err:  # keep whatever was measured
             result[key] = {"error": f"{type(err).__name__}: {err}"[:500]}
             log(f"{key}: FAILED {err}")
         dump()
     if "step_s" in result.get("lora_only", {}) and "step_s" in result.get("with_attention_losses", {}):
-        result["overhead_pct"] = 100 * (result["with_attention_losses"]["step_s"] / result["lora_only"]["step_s"] - 1)
+        result["overhead_pct"] = 100 * (
+            result["with_attention_losses"]["step_s"] / result["lora_only"]["step_s"] - 1
+        )
     result["total_s"] = time.perf_counter() - t0
     dump()
     log(json.dumps(result))

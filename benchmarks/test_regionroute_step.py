@@ -8,7 +8,13 @@ import time
 import pytest
 import torch
 
-from regionroute.train import TrainConfig, encode_samples, prepare_transformer, samples_from_split, training_losses
+from regionroute.train import (
+    TrainConfig,
+    encode_samples,
+    prepare_transformer,
+    samples_from_split,
+    training_losses,
+)
 from rses.testing.flux import tiny_kontext_pipeline
 
 
@@ -44,6 +50,8 @@ def test_overhead_ratio(setup):
             _step(*setup, flag)
             times[flag].append(time.perf_counter() - t)
     base, attn = sorted(times[False])[5], sorted(times[True])[5]
-    print(f"tiny step: lora-only {base * 1e3:.2f} ms, with attention losses {attn * 1e3:.2f} ms, "
-          f"overhead {100 * (attn / base - 1):.1f}%")
+    print(
+        f"tiny step: lora-only {base * 1e3:.2f} ms, with attention losses {attn * 1e3:.2f} ms, "
+        f"overhead {100 * (attn / base - 1):.1f}%"
+    )
     assert attn / base < 1.15

@@ -57,8 +57,10 @@ class AttentionMapStore:
     def stacked(self) -> torch.Tensor:
         """All recorded maps as one ``(L, B, N, K)`` tensor."""
         if not self.maps:
-            raise RuntimeError("No attention maps were recorded: run the forward inside store.recording() "
-                               "with joint_attention_kwargs={'style_probe': probe} and the processors installed.")
+            raise RuntimeError(
+                "No attention maps were recorded: run the forward inside store.recording() "
+                "with joint_attention_kwargs={'style_probe': probe} and the processors installed."
+            )
         return torch.stack(list(self.maps.values()))
 
 
@@ -161,19 +163,26 @@ class RegionRouteAttnProcessor:
 
         if style_probe is not None:
             if encoder_hidden_states is not None and encoder_hidden_states.shape[1] != style_probe.text_len:
-                raise ValueError(f"style_probe.text_len={style_probe.text_len} but the text stream has "
-                                 f"{encoder_hidden_states.shape[1]} tokens in layer {self.name!r}.")
+                raise ValueError(
+                    f"style_probe.text_len={style_probe.text_len} but the text stream has "
+                    f"{encoder_hidden_states.shape[1]} tokens in layer {self.name!r}."
+                )
             style_probe.store.put(self.name, style_attention_map(query, key, style_probe))
 
         hidden_states = dispatch_attention_fn(
-            query, key, value, attn_mask=attention_mask, backend=self._attention_backend,
+            query,
+            key,
+            value,
+            attn_mask=attention_mask,
+            backend=self._attention_backend,
             parallel_config=self._parallel_config,
         )
         hidden_states = hidden_states.flatten(2, 3)
         hidden_states = hidden_states.to(query.dtype)
         if encoder_hidden_states is not None:
             encoder_hidden_states, hidden_states = hidden_states.split_with_sizes(
-                [encoder_hidden_states.shape[1], hidden_states.shape[1] - encoder_hidden_states.shape[1]], dim=1
+                [encoder_hidden_states.shape[1], hidden_states.shape[1] - encoder_hidden_states.shape[1]],
+                dim=1,
             )
             hidden_states = attn.to_out[0](hidden_states.contiguous())
             hidden_states = attn.to_out[1](hidden_states)
@@ -193,8 +202,11 @@ def install_processors(transformer, layers: str = "all") -> list[str]:
     Raises:
         ValueError: unknown ``layers``.
     """
-    prefixes = {"all": ("transformer_blocks", "single_transformer_blocks"), "double": ("transformer_blocks",),
-                "single": ("single_transformer_blocks",)}
+    prefixes = {
+        "all": ("transformer_blocks", "single_transformer_blocks"),
+        "double": ("transformer_blocks",),
+        "single": ("single_transformer_blocks",),
+    }
     if layers not in prefixes:
         raise ValueError(f"layers={layers!r}; use one of {sorted(prefixes)}.")
     processors = dict(transformer.attn_processors)

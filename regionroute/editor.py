@@ -20,13 +20,16 @@ from rses.editing import Editor, EditRequest
 from rses.weights import WeightSpec, resolve_weights
 
 KONTEXT_SPEC = WeightSpec(
-    name="FLUX.1-Kontext-dev", default="hf-hub:black-forest-labs/FLUX.1-Kontext-dev",
+    name="FLUX.1-Kontext-dev",
+    default="hf-hub:black-forest-labs/FLUX.1-Kontext-dev",
     allow_patterns=("*.json", "*.safetensors", "*.txt", "*.model", "tokenizer*/*"),
     env_var="RSES_KONTEXT_WEIGHTS",
 )
 EXPERTS_SPEC = WeightSpec(
-    name="RegionRoute style experts", default="hf-hub:bwchen05/RegionRoute",  # hub id unverified: see docs
-    allow_patterns=("*.safetensors", "*.json"), env_var="RSES_REGIONROUTE_WEIGHTS",
+    name="RegionRoute style experts",
+    default="hf-hub:bwchen05/RegionRoute",  # hub id unverified: see docs
+    allow_patterns=("*.safetensors", "*.json"),
+    env_var="RSES_REGIONROUTE_WEIGHTS",
 )
 
 
@@ -95,10 +98,20 @@ class RegionRouteEditor(Editor):
         for r in requests:
             style = route_style(r.prompt, styles, r.style or None)
             pipe.set_adapters(style)
-            image = pipe(prompt=r.prompt, image=Image.fromarray(r.image).resize((size, size)), height=size,
-                         width=size, max_area=size * size, num_inference_steps=2 if self.smoke else self.config.steps,
-                         guidance_scale=self.config.guidance_scale, _auto_resize=False,
-                         max_sequence_length=32 if self.smoke else self.config.max_sequence_length,
-                         generator=torch.Generator("cpu").manual_seed(r.seed), output_type="pil").images[0]
-            out.append(np.asarray(image.resize(r.image.shape[1::-1], Image.BICUBIC).convert("RGB"), dtype=np.uint8))
+            image = pipe(
+                prompt=r.prompt,
+                image=Image.fromarray(r.image).resize((size, size)),
+                height=size,
+                width=size,
+                max_area=size * size,
+                num_inference_steps=2 if self.smoke else self.config.steps,
+                guidance_scale=self.config.guidance_scale,
+                _auto_resize=False,
+                max_sequence_length=32 if self.smoke else self.config.max_sequence_length,
+                generator=torch.Generator("cpu").manual_seed(r.seed),
+                output_type="pil",
+            ).images[0]
+            out.append(
+                np.asarray(image.resize(r.image.shape[1::-1], Image.BICUBIC).convert("RGB"), dtype=np.uint8)
+            )
         return out

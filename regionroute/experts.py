@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from rses.errors import UsageError
 from regionroute.tokens import style_pattern
+from rses.errors import UsageError
 
 #: The four styles of the paper (and of the public expert files).
 STYLES: tuple[str, ...] = ("pixel-art", "cyberpunk", "expressionism", "line-art")
@@ -48,8 +48,12 @@ class ExpertConfig:
     def lora_config(self):
         from peft import LoraConfig
 
-        return LoraConfig(r=self.rank, lora_alpha=self.alpha, init_lora_weights=self.init,
-                          target_modules=self.target_modules())
+        return LoraConfig(
+            r=self.rank,
+            lora_alpha=self.alpha,
+            init_lora_weights=self.init,
+            target_modules=self.target_modules(),
+        )
 
 
 def add_expert(transformer, style: str, config: ExpertConfig | None = None) -> None:
@@ -71,14 +75,18 @@ def route_style(prompt: str, styles: Sequence[str], style: str | None = None) ->
     """
     if style is not None:
         if style not in styles:
-            raise UsageError(f"No RegionRoute expert for style {style!r}; loaded experts: {sorted(styles)}. "
-                             "Train one with `rses train regionroute --style ...` or pass a known style.")
+            raise UsageError(
+                f"No RegionRoute expert for style {style!r}; loaded experts: {sorted(styles)}. "
+                "Train one with `rses train regionroute --style ...` or pass a known style."
+            )
         return style
     found = sorted(s for s in styles if style_pattern(s).search(prompt))
     if len(found) != 1:
         what = "none" if not found else f"several ({found})"
-        raise UsageError(f"Prompt {prompt!r} names {what} of the expert styles {sorted(styles)}; "
-                         "pass the style explicitly.")
+        raise UsageError(
+            f"Prompt {prompt!r} names {what} of the expert styles {sorted(styles)}; "
+            "pass the style explicitly."
+        )
     return found[0]
 
 
@@ -100,11 +108,18 @@ def save_expert(transformer, style: str, out_dir: str | Path) -> Path:
     out_dir = Path(out_dir)
     state = get_peft_model_state_dict(transformer, adapter_name=style)
     FluxKontextPipeline.save_lora_weights(
-        out_dir, transformer_lora_layers=state, weight_name=expert_filename(style),
+        out_dir,
+        transformer_lora_layers=state,
+        weight_name=expert_filename(style),
         transformer_lora_adapter_metadata=transformer.peft_config[style].to_dict(),
     )
     cfg = transformer.peft_config[style]
-    meta = {"style": style, "rank": cfg.r, "alpha": cfg.lora_alpha, "target_modules": sorted(cfg.target_modules)}
+    meta = {
+        "style": style,
+        "rank": cfg.r,
+        "alpha": cfg.lora_alpha,
+        "target_modules": sorted(cfg.target_modules),
+    }
     (out_dir / f"{style}.json").write_text(json.dumps(meta, indent=2))
     return out_dir / expert_filename(style)
 
@@ -127,7 +142,9 @@ def load_expert(target, path: str | Path, style: str) -> None:
     if hasattr(target, "load_lora_weights"):
         target.load_lora_weights(str(file.parent), weight_name=file.name, adapter_name=style)
     else:
-        target.load_lora_adapter(str(file.parent), weight_name=file.name, prefix="transformer", adapter_name=style)
+        target.load_lora_adapter(
+            str(file.parent), weight_name=file.name, prefix="transformer", adapter_name=style
+        )
 
 
 def config_dict(config: ExpertConfig) -> dict:

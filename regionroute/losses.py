@@ -56,7 +56,9 @@ def _token_mean(per_token: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     return ((per_token * w).sum(-1) / w.sum(-1)).mean()
 
 
-def _reduce_maps(maps: torch.Tensor, valid: torch.Tensor, reduction: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _reduce_maps(
+    maps: torch.Tensor, valid: torch.Tensor, reduction: str
+) -> tuple[torch.Tensor, torch.Tensor]:
     if reduction == "per-layer":
         return maps, valid
     w = valid.to(maps.dtype)[None, :, None, :]
@@ -64,8 +66,13 @@ def _reduce_maps(maps: torch.Tensor, valid: torch.Tensor, reduction: str) -> tup
     return averaged[None, :, :, None], torch.ones_like(valid[:, :1])
 
 
-def focus_loss(maps: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor, tau: float = 0.1,
-               reduction: str = "per-layer") -> torch.Tensor:
+def focus_loss(
+    maps: torch.Tensor,
+    mask: torch.Tensor,
+    valid: torch.Tensor,
+    tau: float = 0.1,
+    reduction: str = "per-layer",
+) -> torch.Tensor:
     """``KL(norm(mask) || softmax(A / tau))`` over positions, reduced to a scalar (see module docstring)."""
     maps, valid = _reduce_maps(maps, valid, reduction)
     mask = mask.to(maps.dtype)
@@ -76,8 +83,13 @@ def focus_loss(maps: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor, tau:
     return _token_mean(kl, valid)
 
 
-def cover_loss(maps: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor, alpha: float = 2.0,
-               reduction: str = "per-layer") -> torch.Tensor:
+def cover_loss(
+    maps: torch.Tensor,
+    mask: torch.Tensor,
+    valid: torch.Tensor,
+    alpha: float = 2.0,
+    reduction: str = "per-layer",
+) -> torch.Tensor:
     """``mean_N BCE_with_logits(alpha * A, mask)``, reduced to a scalar (see module docstring)."""
     maps, valid = _reduce_maps(maps, valid, reduction)
     target = mask.to(maps.dtype)[None, :, :, None].expand_as(maps)
@@ -85,8 +97,9 @@ def cover_loss(maps: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor, alph
     return _token_mean(bce, valid)
 
 
-def attention_losses(maps: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor,
-                     config: AttentionLossConfig) -> dict[str, torch.Tensor]:
+def attention_losses(
+    maps: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor, config: AttentionLossConfig
+) -> dict[str, torch.Tensor]:
     """``{"focus", "cover", "attn"}`` with ``attn = lambda_focus * focus + lambda_cover * cover``."""
     focus = focus_loss(maps, mask, valid, config.tau, config.reduction)
     cover = cover_loss(maps, mask, valid, config.alpha, config.reduction)

@@ -39,8 +39,13 @@ def blend(styled: np.ndarray, source: np.ndarray, mask: np.ndarray, how: str = "
     raise UsageError(f"blend={how!r}; use one of {BLENDS}.")
 
 
-def pseudo_target(source: np.ndarray, mask: np.ndarray, style: str, blend: str = "seamless",
-                  stylizer: Callable[[np.ndarray, str], np.ndarray] | None = None) -> np.ndarray:
+def pseudo_target(
+    source: np.ndarray,
+    mask: np.ndarray,
+    style: str,
+    blend: str = "seamless",
+    stylizer: Callable[[np.ndarray, str], np.ndarray] | None = None,
+) -> np.ndarray:
     """One pseudo-GT image; ``stylizer(image, style)`` defaults to :func:`baselines.stylize.stylize`."""
     if stylizer is None:
         from baselines.stylize import stylize as stylizer
@@ -60,8 +65,14 @@ def kontext_stylizer(device: str = "cpu", smoke: bool = False) -> Callable[[np.n
     return run
 
 
-def build_pseudo_gt(split: str, out_dir: str | Path, stylizer: str = "classical", blend: str = "seamless",
-                    device: str = "cpu", smoke: bool = False) -> Path:
+def build_pseudo_gt(
+    split: str,
+    out_dir: str | Path,
+    stylizer: str = "classical",
+    blend: str = "seamless",
+    device: str = "cpu",
+    smoke: bool = False,
+) -> Path:
     """Write ``targets/*.png`` and a manifest ``pseudo_gt.jsonl`` (the :mod:`rses.data.manifest` format).
 
     Returns the manifest path; load it with ``rses.data.manifest.load_split(path)``.
@@ -84,9 +95,16 @@ def build_pseudo_gt(split: str, out_dir: str | Path, stylizer: str = "classical"
         src, msk = out_dir / "images" / s.source.name, out_dir / "masks" / s.mask.name
         shutil.copyfile(s.source, src)
         shutil.copyfile(s.mask, msk)
-        rec = {"id": s.id, "source": f"images/{src.name}", "mask": f"masks/{msk.name}", "object": s.object_name,
-               "style": s.style, "prompt": s.prompt, "target": f"targets/{s.id}.png",
-               "sha256": {"source": sha256_file(src), "mask": sha256_file(msk), "target": sha256_file(target)}}
+        rec = {
+            "id": s.id,
+            "source": f"images/{src.name}",
+            "mask": f"masks/{msk.name}",
+            "object": s.object_name,
+            "style": s.style,
+            "prompt": s.prompt,
+            "target": f"targets/{s.id}.png",
+            "sha256": {"source": sha256_file(src), "mask": sha256_file(msk), "target": sha256_file(target)},
+        }
         lines.append(json.dumps(rec))
     manifest = out_dir / "pseudo_gt.jsonl"
     manifest.write_text("\n".join(lines) + "\n")

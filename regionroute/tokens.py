@@ -45,7 +45,7 @@ def style_char_span(prompt: str, style: str) -> tuple[int, int]:
             f"Style word {style!r} not found in prompt {prompt!r}: the attention losses need it in the prompt "
             f"(template: 'make the {{object}} in {style} style, keep other area unchanged')."
         )
-    templated = [m for m in matches if re.match(r"\s+style\b", prompt[m.end():], re.IGNORECASE)]
+    templated = [m for m in matches if re.match(r"\s+style\b", prompt[m.end() :], re.IGNORECASE)]
     match = (templated or matches)[0]
     return match.start(), match.end()
 
@@ -64,7 +64,9 @@ def style_token_indices(tokenizer, prompt: str, style: str, max_length: int = 51
     """
     start, end = style_char_span(prompt, style)
     if not getattr(tokenizer, "is_fast", False):
-        raise UsageError(f"style_token_indices needs a fast tokenizer with offsets, got {type(tokenizer).__name__}.")
+        raise UsageError(
+            f"style_token_indices needs a fast tokenizer with offsets, got {type(tokenizer).__name__}."
+        )
     enc = tokenizer(prompt, max_length=max_length, truncation=True, return_offsets_mapping=True)
     idx = [i for i, (s, e) in enumerate(enc["offset_mapping"]) if e > s and s < end and e > start]
     if not idx:

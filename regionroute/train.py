@@ -107,8 +107,15 @@ class CachedSet:
 
     def batch(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
         """The batch of samples ``index`` (every field taken at the same indices)."""
-        fields = ("target_latents", "context_latents", "prompt_embeds", "pooled", "token_index", "token_valid",
-                  "mask")
+        fields = (
+            "target_latents",
+            "context_latents",
+            "prompt_embeds",
+            "pooled",
+            "token_index",
+            "token_valid",
+            "mask",
+        )
         return {k: getattr(self, k)[index] for k in fields} | {"text_ids": self.text_ids}
 
 
@@ -128,7 +135,9 @@ def _load_mask(path: Path, size: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def encode_samples(pipe, samples: Sequence[TrainSample], resolution: int, max_sequence_length: int) -> CachedSet:
+def encode_samples(
+    pipe, samples: Sequence[TrainSample], resolution: int, max_sequence_length: int
+) -> CachedSet:
     """Encode every sample once (VAE latents as the distribution mode, T5/CLIP embeddings, token positions)."""
     if resolution % 16:
         raise UsageError(f"resolution must be a multiple of 16, got {resolution}.")
@@ -137,19 +146,30 @@ def encode_samples(pipe, samples: Sequence[TrainSample], resolution: int, max_se
     targets, contexts, embeds, pooled, tokens, masks = [], [], [], [], [], []
     grid = (resolution // (pipe.vae_scale_factor * 2),) * 2
     for s in samples:
-        pair = torch.stack([_load_rgb(s.target, resolution), _load_rgb(s.source, resolution)]).to(device, vae.dtype)
+        pair = torch.stack([_load_rgb(s.target, resolution), _load_rgb(s.source, resolution)]).to(
+            device, vae.dtype
+        )
         lat = (vae.encode(pair).latent_dist.mode() - shift) * sf
         targets.append(lat[0])
         contexts.append(lat[1])
-        pe, pp, text_ids = pipe.encode_prompt(prompt=s.prompt, prompt_2=None, device=device,
-                                              max_sequence_length=max_sequence_length)
+        pe, pp, text_ids = pipe.encode_prompt(
+            prompt=s.prompt, prompt_2=None, device=device, max_sequence_length=max_sequence_length
+        )
         embeds.append(pe[0])
         pooled.append(pp[0])
         tokens.append(style_token_indices(pipe.tokenizer_2, s.prompt, s.style, max_sequence_length))
         masks.append(mask_to_grid(_load_mask(s.mask, resolution)[None], grid)[0])
     index, valid = pad_token_indices(tokens)
-    return CachedSet(torch.stack(targets), torch.stack(contexts), torch.stack(embeds), torch.stack(pooled),
-                     text_ids, index.to(device), valid.to(device), torch.stack(masks).to(device))
+    return CachedSet(
+        torch.stack(targets),
+        torch.stack(contexts),
+        torch.stack(embeds),
+        torch.stack(pooled),
+        text_ids,
+        index.to(device),
+        valid.to(device),
+        torch.stack(masks).to(device),
+    )
 
 
 def kontext_ids(height: int, width: int, device, dtype) -> torch.Tensor:
@@ -169,9 +189,16 @@ def pack(latents: torch.Tensor) -> torch.Tensor:
     return FluxKontextPipeline._pack_latents(latents, b, c, h, w)
 
 
-def training_losses(transformer, batch: dict, noise: torch.Tensor, sigmas: torch.Tensor, guidance: float = 1.0,
-                    loss_config: AttentionLossConfig | None = None, attn_loss: bool = True,
-                    softmax_over: str = "text") -> dict:
+def training_losses(
+    transformer,
+    batch: dict,
+    noise: torch.Tensor,
+    sigmas: torch.Tensor,
+    guidance: float = 1.0,
+    loss_config: AttentionLossConfig | None = None,
+    attn_loss: bool = True,
+    softmax_over: str = "text",
+) -> dict:
     """One forward: flow-matching MSE plus (optionally) focus/cover on this batch's style maps.
 
     Returns ``{"loss", "flow"}`` and, with ``attn_loss``, ``"focus", "cover", "attn", "mass_in_mask", "maps"``.
@@ -184,22 +211,40 @@ def training_losses(transformer, batch: dict, noise: torch.Tensor, sigmas: torch
     ids = kontext_ids(x0.shape[2], x0.shape[3], x0.device, x0.dtype)
     store, kwargs = AttentionMapStore(), None
     if attn_loss:
-        probe = StyleProbe(batch["token_index"], batch["token_valid"], batch["prompt_embeds"].shape[1], n, store,
-                           softmax_over)
+        probe = StyleProbe(
+            batch["token_index"],
+            batch["token_valid"],
+            batch["prompt_embeds"].shape[1],
+            n,
+            store,
+            softmax_over,
+        )
         kwargs = {"style_probe": probe}
     g = torch.full((x0.shape[0],), guidance, device=x0.device) if transformer.config.guidance_embeds else None
     with store.recording():
-        pred = transformer(hidden_states=torch.cat([packed, context], dim=1), timestep=sigmas, guidance=g,
-                           pooled_projections=batch["pooled"], encoder_hidden_states=batch["prompt_embeds"],
-                           txt_ids=batch["text_ids"], img_ids=ids, joint_attention_kwargs=kwargs,
-                           return_dict=False)[0][:, :n]
+        pred = transformer(
+            hidden_states=torch.cat([packed, context], dim=1),
+            timestep=sigmas,
+            guidance=g,
+            pooled_projections=batch["pooled"],
+            encoder_hidden_states=batch["prompt_embeds"],
+            txt_ids=batch["text_ids"],
+            img_ids=ids,
+            joint_attention_kwargs=kwargs,
+            return_dict=False,
+        )[0][:, :n]
     flow = F.mse_loss(pred.float(), pack(noise - x0).float())
     out = {"flow": flow, "loss": flow}
     if attn_loss:
         maps = store.stacked()
-        att = attention_losses(maps, batch["mask"], batch["token_valid"], loss_config or AttentionLossConfig())
-        out |= att | {"loss": flow + att["attn"], "maps": maps,
-                      "mass_in_mask": mass_in_mask(maps.detach(), batch["mask"], batch["token_valid"])}
+        att = attention_losses(
+            maps, batch["mask"], batch["token_valid"], loss_config or AttentionLossConfig()
+        )
+        out |= att | {
+            "loss": flow + att["attn"],
+            "maps": maps,
+            "mass_in_mask": mass_in_mask(maps.detach(), batch["mask"], batch["token_valid"]),
+        }
     return out
 
 
@@ -210,15 +255,29 @@ def sample_sigmas(batch_size: int, generator: torch.Generator, device) -> torch.
 
 
 @torch.no_grad()
-def evaluate_fixed_batch(transformer, cache: CachedSet, index: torch.Tensor, config: TrainConfig,
-                         sigma: float = 0.5, seed: int = 1234) -> dict[str, float]:
+def evaluate_fixed_batch(
+    transformer,
+    cache: CachedSet,
+    index: torch.Tensor,
+    config: TrainConfig,
+    sigma: float = 0.5,
+    seed: int = 1234,
+) -> dict[str, float]:
     """Focus, cover and attention share inside the mask on a fixed batch, sigma and noise."""
     batch = cache.batch(index)
     gen = torch.Generator().manual_seed(seed)
     noise = torch.randn(batch["target_latents"].shape, generator=gen).to(batch["target_latents"])
     sig = torch.full((len(index),), sigma, device=noise.device)
-    out = training_losses(transformer, batch, noise, sig, config.guidance, config.losses, attn_loss=True,
-                          softmax_over=config.softmax_over)
+    out = training_losses(
+        transformer,
+        batch,
+        noise,
+        sig,
+        config.guidance,
+        config.losses,
+        attn_loss=True,
+        softmax_over=config.softmax_over,
+    )
     return {k: float(out[k]) for k in ("flow", "focus", "cover", "mass_in_mask")}
 
 
@@ -228,11 +287,14 @@ def _optimizer(params, config: TrainConfig):
             import bitsandbytes as bnb
         except ImportError as err:
             raise UsageError("optimizer 'adamw8bit' needs bitsandbytes: pip install bitsandbytes.") from err
-        return bnb.optim.AdamW8bit(params, lr=config.lr, betas=(0.9, 0.999), weight_decay=config.weight_decay,
-                                   eps=1e-8)
+        return bnb.optim.AdamW8bit(
+            params, lr=config.lr, betas=(0.9, 0.999), weight_decay=config.weight_decay, eps=1e-8
+        )
     if config.optimizer != "adamw":
         raise UsageError(f"optimizer={config.optimizer!r}; use 'adamw' or 'adamw8bit'.")
-    return torch.optim.AdamW(params, lr=config.lr, betas=(0.9, 0.999), weight_decay=config.weight_decay, eps=1e-8)
+    return torch.optim.AdamW(
+        params, lr=config.lr, betas=(0.9, 0.999), weight_decay=config.weight_decay, eps=1e-8
+    )
 
 
 def prepare_transformer(transformer, config: TrainConfig) -> list[torch.nn.Parameter]:
@@ -256,8 +318,9 @@ def _latest_checkpoint(out_dir: Path) -> Path | None:
     return ckpts[-1] if ckpts else None
 
 
-def train(config: TrainConfig, pipe, samples: Sequence[TrainSample], out_dir: str | Path,
-          resume: bool = True) -> TrainResult:
+def train(
+    config: TrainConfig, pipe, samples: Sequence[TrainSample], out_dir: str | Path, resume: bool = True
+) -> TrainResult:
     """Train ``config.style``'s expert on ``samples``; write checkpoints, curves, validation PNGs and the expert.
 
     Resumes from the newest ``out_dir/checkpoints/step-*`` when ``resume``. Returns the loss history.
@@ -269,16 +332,22 @@ def train(config: TrainConfig, pipe, samples: Sequence[TrainSample], out_dir: st
     out_dir.mkdir(parents=True, exist_ok=True)
     if not samples:
         raise UsageError(f"No training samples for style {config.style!r}.")
-    accelerator = Accelerator(gradient_accumulation_steps=config.grad_accum, mixed_precision=config.mixed_precision)
+    accelerator = Accelerator(
+        gradient_accumulation_steps=config.grad_accum, mixed_precision=config.mixed_precision
+    )
     set_seed(config.seed)
     pipe.to(accelerator.device)
     cache = encode_samples(pipe, samples, config.resolution, config.max_sequence_length)
     transformer = pipe.transformer
     params = prepare_transformer(transformer, config)
     optimizer = _optimizer(params, config)
-    loader = torch.utils.data.DataLoader(range(len(cache)), batch_size=config.batch_size, shuffle=True,
-                                         drop_last=len(cache) >= config.batch_size,
-                                         generator=torch.Generator().manual_seed(config.seed))
+    loader = torch.utils.data.DataLoader(
+        range(len(cache)),
+        batch_size=config.batch_size,
+        shuffle=True,
+        drop_last=len(cache) >= config.batch_size,
+        generator=torch.Generator().manual_seed(config.seed),
+    )
     transformer, optimizer, loader = accelerator.prepare(transformer, optimizer, loader)
     (out_dir / "config.json").write_text(json.dumps(asdict(config), indent=2, default=str))
     step, history = 0, []
@@ -296,8 +365,16 @@ def train(config: TrainConfig, pipe, samples: Sequence[TrainSample], out_dir: st
                 batch = cache.batch(index.to(cache.mask.device))
                 noise = torch.randn(batch["target_latents"].shape, generator=gen).to(batch["target_latents"])
                 sigmas = sample_sigmas(len(index), gen, noise.device)
-                out = training_losses(transformer, batch, noise, sigmas, config.guidance, config.losses,
-                                      config.attn_loss, config.softmax_over)
+                out = training_losses(
+                    transformer,
+                    batch,
+                    noise,
+                    sigmas,
+                    config.guidance,
+                    config.losses,
+                    config.attn_loss,
+                    config.softmax_over,
+                )
                 accelerator.backward(out["loss"])
                 if accelerator.sync_gradients:
                     accelerator.clip_grad_norm_(params, config.grad_clip)
@@ -309,13 +386,22 @@ def train(config: TrainConfig, pipe, samples: Sequence[TrainSample], out_dir: st
             row = {"step": step} | {k: float(v.detach()) for k, v in out.items() if k != "maps"}
             history.append(row)
             logger.info("step %d %s", step, row)
-            if accelerator.is_main_process and config.checkpoint_every and step % config.checkpoint_every == 0:
+            if (
+                accelerator.is_main_process
+                and config.checkpoint_every
+                and step % config.checkpoint_every == 0
+            ):
                 ckpt = out_dir / "checkpoints" / f"step-{step}"
                 accelerator.save_state(str(ckpt))
                 (ckpt / "trainer.json").write_text(json.dumps({"step": step, "history": history}))
             if accelerator.is_main_process and config.validate_every and step % config.validate_every == 0:
-                write_validation(accelerator.unwrap_model(transformer), cache, fixed, config,
-                                 out_dir / "validation" / f"step-{step}")
+                write_validation(
+                    accelerator.unwrap_model(transformer),
+                    cache,
+                    fixed,
+                    config,
+                    out_dir / "validation" / f"step-{step}",
+                )
             if step >= config.steps:
                 break
     accelerator.wait_for_everyone()
@@ -342,7 +428,7 @@ def write_curves(history: list[dict], out_dir: Path) -> None:
         writer.writerows(history)
     (out_dir / "losses.json").write_text(json.dumps(history, indent=1))
     fig, axes = plt.subplots(1, 3, figsize=(12, 3))
-    for ax, key in zip(axes, ("flow", "focus", "cover")):
+    for ax, key in zip(axes, ("flow", "focus", "cover"), strict=False):
         ax.plot([r["step"] for r in history if key in r], [r[key] for r in history if key in r])
         ax.set_title(key)
         ax.set_xlabel("step")
@@ -352,7 +438,9 @@ def write_curves(history: list[dict], out_dir: Path) -> None:
 
 
 @torch.no_grad()
-def write_validation(transformer, cache: CachedSet, index: torch.Tensor, config: TrainConfig, out_dir: Path) -> dict:
+def write_validation(
+    transformer, cache: CachedSet, index: torch.Tensor, config: TrainConfig, out_dir: Path
+) -> dict:
     """Attention-map overlays (layer/token-averaged style map over mask outline, paper Fig. 4) + metrics JSON."""
     import matplotlib
 
@@ -363,9 +451,16 @@ def write_validation(transformer, cache: CachedSet, index: torch.Tensor, config:
     batch = cache.batch(index.to(cache.mask.device))
     gen = torch.Generator().manual_seed(1234)
     noise = torch.randn(batch["target_latents"].shape, generator=gen).to(batch["target_latents"])
-    out = training_losses(transformer, batch, noise, torch.full((len(index),), 0.5, device=noise.device),
-                          config.guidance, config.losses, attn_loss=True,
-                          softmax_over=config.softmax_over)
+    out = training_losses(
+        transformer,
+        batch,
+        noise,
+        torch.full((len(index),), 0.5, device=noise.device),
+        config.guidance,
+        config.losses,
+        attn_loss=True,
+        softmax_over=config.softmax_over,
+    )
     valid = batch["token_valid"].float()[None, :, None, :]
     avg = ((out["maps"] * valid).sum((0, 3)) / (valid.sum((0, 3)) * out["maps"].shape[0])).cpu()
     side = int(math.isqrt(avg.shape[1]))
@@ -381,7 +476,9 @@ def write_validation(transformer, cache: CachedSet, index: torch.Tensor, config:
     return metrics
 
 
-def synthetic_samples(root: str | Path, n: int = 4, style: str = "pixel-art", size: int = 64) -> list[TrainSample]:
+def synthetic_samples(
+    root: str | Path, n: int = 4, style: str = "pixel-art", size: int = 64
+) -> list[TrainSample]:
     """``n`` tiny (source, target, mask) triples from scikit-image photos, for tests and ``--smoke`` runs.
 
     The target is the source with the masked object's colours quantised (a crude "pixel-art" stand-in).
@@ -401,10 +498,17 @@ def synthetic_samples(root: str | Path, n: int = 4, style: str = "pixel-art", si
         mask[r0 : r0 + 2 * q, c0 : c0 + 2 * q] = 255
         target = np.where(mask[..., None] > 0, (img // 64) * 64, img).astype(np.uint8)
         paths = [root / f"{i}_{k}.png" for k in ("source", "target", "mask")]
-        for p, a in zip(paths, (img, target, mask)):
+        for p, a in zip(paths, (img, target, mask), strict=False):
             Image.fromarray(a).save(p)
-        out.append(TrainSample(paths[0], paths[1], paths[2], f"make the cat in {style} style, keep other area "
-                               "unchanged", style))
+        out.append(
+            TrainSample(
+                paths[0],
+                paths[1],
+                paths[2],
+                f"make the cat in {style} style, keep other area unchanged",
+                style,
+            )
+        )
     return out
 
 
@@ -417,9 +521,14 @@ def samples_from_split(spec: str, style: str) -> list[TrainSample]:
     from rses.data.manifest import load_split
 
     split = load_split(spec)
-    out = [TrainSample(s.source, s.target, s.mask, s.prompt, s.style) for s in split.samples
-           if s.style == style and s.target is not None]
+    out = [
+        TrainSample(s.source, s.target, s.mask, s.prompt, s.style)
+        for s in split.samples
+        if s.style == style and s.target is not None
+    ]
     if not out:
-        raise UsageError(f"Split {spec!r} has no sample of style {style!r} with a target image; build pseudo-GT "
-                         "with `rses data pseudo-gt` first.")
+        raise UsageError(
+            f"Split {spec!r} has no sample of style {style!r} with a target image; build pseudo-GT "
+            "with `rses data pseudo-gt` first."
+        )
     return out

@@ -96,7 +96,8 @@ def compare_runs(
         direction = higher_is_better(metric, runs)
         for run in runs:
             summary = run.summary.get(metric, {})
-            paired = reference[[metric]].join(_ok(run)[[metric]], how="inner", lsuffix="_ref").dropna()
+            paired = reference[[metric]].merge(_ok(run)[[metric]], left_index=True, right_index=True,
+                                               suffixes=("_ref", "")).dropna()
             ref, other = paired[f"{metric}_ref"].to_numpy(), paired[metric].to_numpy()
             diff, low, high = paired_bootstrap(ref, other, n_resamples=n_resamples, seed=seed)
             results.append(Comparison(

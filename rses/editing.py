@@ -106,6 +106,7 @@ for _name, _target in {
     "kontext": "baselines.kontext:KontextEditor",
     "instructpix2pix": "baselines.instructpix2pix:InstructPix2PixEditor",
     "inpaint": "baselines.inpaint:InpaintEditor",
+    "qwen-image-edit": "baselines.qwen_image_edit:QwenImageEditEditor",
     "regionroute": "regionroute.editor:RegionRouteEditor",
 }.items():
     EDITORS.register(_name, _target)

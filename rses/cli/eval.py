@@ -108,7 +108,7 @@ def eval_command(
         err_console.print("[yellow]Some samples have no row yet (another shard still running?).[/yellow]")
     if result.n_failed:
         err_console.print(f"[bold red]{result.n_failed} sample(s) failed[/bold red]; see the error column of "
-                          f"{escape(str(result.run_dir / 'samples.csv'))}.")
+                          f"{escape(str(result.run_dir / 'samples.csv'))}.", soft_wrap=True)
         raise typer.Exit(1)
 
 
@@ -219,7 +219,7 @@ def check_command(
     if failed:
         err_console.print(f"[bold red]{len(failed)} value(s) drifted beyond tolerance[/bold red]: "
                           f"{', '.join(escape(r.metric) for r in failed)}. If the change is intended, rerun with "
-                          "--update.")
+                          "--update.", soft_wrap=True)
         raise typer.Exit(1)
     console.print("[green]No drift.[/green]")
 

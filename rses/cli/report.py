@@ -47,8 +47,9 @@ def report_command(
     """
     from rses.report.html import write_report
 
-    path = write_report(runs, out, n_grid=grid, n_extremes=extremes, size_bins=_bins(small_below, large_from),
-                        title=title)
+    path = write_report(
+        runs, out, n_grid=grid, n_extremes=extremes, size_bins=_bins(small_below, large_from), title=title
+    )
     console.print(f"Wrote {escape(str(path))} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
@@ -73,3 +74,33 @@ def plot_command(
         table.to_csv(out / f"{name}.csv", index=False)
         written[f"{name}.csv"] = out / f"{name}.csv"
     console.print(f"Wrote {', '.join(escape(p.name) for p in written.values())} to {escape(str(out))}")
+
+
+@app.command("publish-leaderboard")
+def publish_leaderboard_command(
+    split: str = typer.Option(
+        "test", "--split", help="Split to run (built-in name, registered name or path)."
+    ),
+    out: Path = typer.Option(Path("leaderboard"), "--out", "-o", help="Where the leaderboard files go."),
+    runs_dir: Path = typer.Option(Path("runs/leaderboard"), "--runs-dir", help="Where the runs go."),
+    metrics: str = typer.Option("pixel", "--metrics", help="Weight-free metric names or groups."),
+    baseline_method: str = typer.Option(
+        "paste-style",
+        "--baseline-method",
+        help="The run the drift baseline records (CI checks it with `rses check`).",
+    ),
+) -> None:
+    """Run every weight-free editor on the split and write leaderboard/builtin-<split>.md, .csv and the drift
+    baseline leaderboard/baseline-builtin-<split>.json.
+
+    Example: rses publish-leaderboard
+    """
+    import shlex
+    import sys
+
+    from rses.report.publish import publish
+
+    paths = publish(
+        split, out, runs_dir, metrics, baseline_method, command=shlex.join(["rses", *sys.argv[1:]])
+    )
+    console.print("Wrote " + ", ".join(escape(str(p)) for p in paths.values()))

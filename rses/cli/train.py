@@ -25,23 +25,38 @@ def train_regionroute(
     resolution: int = typer.Option(1024, "--resolution"),
     lambda_focus: float = typer.Option(0.1, "--lambda-focus"),
     lambda_cover: float = typer.Option(0.2, "--lambda-cover", help="Paper 0.2; the public code used 5e-5."),
-    reduction: str = typer.Option("per-layer", "--reduction", help="per-layer (code) or layer-averaged (paper)."),
+    reduction: str = typer.Option(
+        "per-layer", "--reduction", help="per-layer (code) or layer-averaged (paper)."
+    ),
     softmax_over: str = typer.Option("text", "--softmax-over", help="text or style (public code)."),
     attn_loss: bool = typer.Option(True, "--attn-loss/--no-attn-loss"),
     optimizer: str = typer.Option("adamw", "--optimizer", help="adamw or adamw8bit (bitsandbytes)."),
     mixed_precision: str = typer.Option("no", "--mixed-precision", help="no, bf16 or fp16 (accelerate)."),
-    weights: str = typer.Option(None, "--weights", help="FLUX.1-Kontext-dev reference (else RSES_KONTEXT_WEIGHTS)."),
-    smoke: bool = typer.Option(False, "--smoke", help="Tiny random pipeline, 64 px: tests the plumbing only."),
+    weights: str = typer.Option(
+        None, "--weights", help="FLUX.1-Kontext-dev reference (else RSES_KONTEXT_WEIGHTS)."
+    ),
+    smoke: bool = typer.Option(
+        False, "--smoke", help="Tiny random pipeline, 64 px: tests the plumbing only."
+    ),
 ) -> None:
     """Train one RegionRoute style expert. Example: rses train regionroute --style pixel-art --smoke --steps 2"""
     from regionroute.losses import AttentionLossConfig
     from regionroute.train import TrainConfig, samples_from_split, train
 
-    cfg = TrainConfig(style=style, steps=steps, lr=lr, batch_size=batch_size, grad_accum=grad_accum,
-                      resolution=64 if smoke else resolution, max_sequence_length=32 if smoke else 512,
-                      attn_loss=attn_loss, optimizer=optimizer, mixed_precision=mixed_precision,
-                      softmax_over=softmax_over, losses=AttentionLossConfig(
-                          lambda_focus=lambda_focus, lambda_cover=lambda_cover, reduction=reduction))
+    cfg = TrainConfig(
+        style=style,
+        steps=steps,
+        lr=lr,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        resolution=64 if smoke else resolution,
+        max_sequence_length=32 if smoke else 512,
+        attn_loss=attn_loss,
+        optimizer=optimizer,
+        mixed_precision=mixed_precision,
+        softmax_over=softmax_over,
+        losses=AttentionLossConfig(lambda_focus=lambda_focus, lambda_cover=lambda_cover, reduction=reduction),
+    )
     samples = samples_from_split(split, style)
     if smoke:
         from rses.testing.flux import tiny_kontext_pipeline
@@ -54,11 +69,15 @@ def train_regionroute(
         from regionroute.editor import KONTEXT_SPEC
         from rses.weights import resolve_weights
 
-        pipe = FluxKontextPipeline.from_pretrained(resolve_weights(KONTEXT_SPEC, weights), torch_dtype=torch.bfloat16)
+        pipe = FluxKontextPipeline.from_pretrained(
+            resolve_weights(KONTEXT_SPEC, weights), torch_dtype=torch.bfloat16
+        )
     result = train(cfg, pipe, samples, out or Path("runs") / "regionroute" / style)
     last = result.history[-1] if result.history else {}
-    console.print(f"expert {result.expert_path} after {len(result.history)} steps; last losses "
-                  + ", ".join(f"{k}={v:.4g}" for k, v in last.items() if k != "step"))
+    console.print(
+        f"expert {result.expert_path} after {len(result.history)} steps; last losses "
+        + ", ".join(f"{k}={v:.4g}" for k, v in last.items() if k != "step")
+    )
 
 
 @data_app.command("pseudo-gt")

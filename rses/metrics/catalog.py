@@ -50,7 +50,7 @@ METRICS: dict[str, MetricInfo] = {m.name: m for m in [
     MetricInfo("rsm_strict", "clip", True, 0.0, 1.0, "RSM with the background inside the crop greyed out", _CLIP),
     MetricInfo("rsm_gain", "clip", True, -1.0, 1.0, "RSM(edited) - RSM(source)", _CLIP),
     MetricInfo("style_leakage", "clip", False, -1.0, 1.0, "background style similarity, edited minus source", _CLIP),
-    MetricInfo("rses", "clip", True, 0.0, 1.0, "RSES: sqrt(style success from RSM gain * (1 - LPIPS_bg))", _BOTH),
+    MetricInfo("rses", "clip", True, 0.0, 1.0, "RSES: sqrt(style success from RSM gain * (1 - LPIPS_bg / 0.5))", _BOTH),
 ]}
 GROUPS = ("pixel", "lpips", "clip")
 

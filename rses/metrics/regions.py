@@ -37,7 +37,9 @@ def background_region(mask: torch.Tensor, boundary: int = 0, sample_id: str = "?
     """
     if boundary <= 0:
         return ~mask
-    grown = F.max_pool2d(mask[None, None].float(), 2 * boundary + 1, stride=1, padding=boundary)[0, 0] > 0
+    k = 2 * boundary + 1  # a square dilation is two 1-D max filters
+    grown = F.max_pool2d(mask[None, None].float(), (k, 1), stride=1, padding=(boundary, 0))
+    grown = F.max_pool2d(grown, (1, k), stride=1, padding=(0, boundary))[0, 0] > 0
     if grown.all():
         raise InvalidSampleError(f"Sample {sample_id}: a boundary band of {boundary} px covers the whole background; "
                                  "use a smaller boundary.")

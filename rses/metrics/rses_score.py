@@ -5,7 +5,7 @@ Two variants, named by what they need:
 * ``rses`` (CLIP + LPIPS)::
 
       S = clamp(RSM_gain / gain_scale, 0, 1)          gain_scale = 0.025
-      P = clamp(1 - LPIPS_bg, 0, 1)
+      P = clamp(1 - LPIPS_bg / lpips_ceiling, 0, 1)   lpips_ceiling = 0.5
       RSES = sqrt(S * P)
 
 * ``rses_ref`` (weight-free; needs the pseudo-GT target)::
@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 
 RSES_GAIN_SCALE = 0.025
+LPIPS_CEILING = 0.5
 PSNR_FLOOR, PSNR_CEIL = 20.0, 40.0
 
 
@@ -43,9 +44,10 @@ def combine(style_success: float, preservation: float) -> float:
     return math.sqrt(_clamp01(style_success) * _clamp01(preservation))
 
 
-def rses_score(rsm_gain: float, lpips_bg: float, gain_scale: float = RSES_GAIN_SCALE) -> float:
+def rses_score(rsm_gain: float, lpips_bg: float, gain_scale: float = RSES_GAIN_SCALE,
+               lpips_ceiling: float = LPIPS_CEILING) -> float:
     """The CLIP variant: style success from the RSM gain, preservation from LPIPS_bg."""
-    return combine(rsm_gain / gain_scale, 1.0 - lpips_bg)
+    return combine(rsm_gain / gain_scale, 1.0 - lpips_bg / lpips_ceiling)
 
 
 def psnr_preservation(psnr_bg: float, floor: float = PSNR_FLOOR, ceil: float = PSNR_CEIL) -> float:

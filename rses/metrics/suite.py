@@ -34,7 +34,7 @@ from rses.metrics.inputs import PreparedSample, prepare_sample
 from rses.metrics.leakage import background_image
 from rses.metrics.lpips_bg import to_lpips_range
 from rses.metrics.regions import background_region, masked_mean
-from rses.metrics.rses_score import PSNR_CEIL, PSNR_FLOOR, RSES_GAIN_SCALE, rses_ref_score, rses_score
+from rses.metrics.rses_score import LPIPS_CEILING, PSNR_CEIL, PSNR_FLOOR, RSES_GAIN_SCALE, rses_ref_score, rses_score
 from rses.metrics.rsm import RSM_PADDING, STYLE_TEMPLATE, object_crop, rsm_from_embeddings, style_text
 from rses.weights import WeightSpec
 
@@ -57,6 +57,7 @@ class RSESConfig:
     consistency_tol: float = pixel.CONSISTENCY_TOL
     pixel_range: str = "unit"
     gain_scale: float = RSES_GAIN_SCALE
+    lpips_ceiling: float = LPIPS_CEILING
     psnr_floor: float = PSNR_FLOOR
     psnr_ceil: float = PSNR_CEIL
     mask_threshold: float | None = None
@@ -171,7 +172,8 @@ class RSES:
         if wanted & {"rsm", "rsm_strict", "rsm_gain", "style_leakage"}:
             values.update(self._clip_values(s, style, wanted, cache))
         if "rses" in wanted:
-            values["rses"] = rses_score(values["rsm_gain"], values["lpips_bg"], self.options.gain_scale)
+            values["rses"] = rses_score(values["rsm_gain"], values["lpips_bg"], self.options.gain_scale,
+                                        self.options.lpips_ceiling)
         if "rses_ref" in wanted:
             values["rses_ref"] = (math.nan if math.isnan(values["ref_gain"]) else rses_ref_score(
                 values["ref_gain"], values["psnr_bg"], self.options.psnr_floor, self.options.psnr_ceil))

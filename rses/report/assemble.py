@@ -53,7 +53,9 @@ class ReportData:
         return [self.style_metric, self.background_metric]
 
 
-def collect(run_paths: Sequence[str | Path], size_bins: breakdown.SizeBins = breakdown.DEFAULT_SIZE_BINS) -> ReportData:
+def collect(
+    run_paths: Sequence[str | Path], size_bins: breakdown.SizeBins = breakdown.DEFAULT_SIZE_BINS
+) -> ReportData:
     """Load runs and compute every report table."""
     samples, runs = load_runs(run_paths)
     directions = metric_directions(runs)
@@ -87,7 +89,10 @@ def _leaderboard(runs: Sequence[RunInfo], metrics: Sequence[str]) -> pd.DataFram
 
 
 def write_plots(
-    data: ReportData, out_dir: str | Path, sources: Mapping[str, tuple[Path, Path]] | None = None, n_grid: int = 4
+    data: ReportData,
+    out_dir: str | Path,
+    sources: Mapping[str, tuple[Path, Path]] | None = None,
+    n_grid: int = 4,
 ) -> dict[str, Path]:
     """Write the report's PNGs into ``out_dir``; returns ``{name: path}``.
 
@@ -100,17 +105,27 @@ def write_plots(
     backends = ", ".join(sorted({run.backend for run in data.runs}))
     written = {
         "tradeoff": plots.tradeoff_plot(
-            data.per_method, x, y, data.directions, out_dir / "tradeoff.png",
+            data.per_method,
+            x,
+            y,
+            data.directions,
+            out_dir / "tradeoff.png",
             sees_mask=[run.label for run in data.runs if run.sees_mask],
             title=f"{x} vs {y} ({backends}); squares saw the mask, ringed = Pareto front",
         ),
-        "by-style": plots.group_bars(data.by_style, "style", data.plotted, data.directions, out_dir / "by-style.png"),
-        "by-size": plots.group_bars(data.by_size, "size", data.plotted, data.directions, out_dir / "by-size.png"),
+        "by-style": plots.group_bars(
+            data.by_style, "style", data.plotted, data.directions, out_dir / "by-style.png"
+        ),
+        "by-size": plots.group_bars(
+            data.by_size, "size", data.plotted, data.directions, out_dir / "by-size.png"
+        ),
     }
     grid_ids = plots.pick_grid_samples(data.samples, n_grid) if n_grid else []
     if grid_ids:
         sources = sources if sources is not None else source_lookup(data.runs)
-        written["grid"] = plots.qualitative_grid(data.samples, sources, grid_ids, methods, out_dir / "grid.png")
+        written["grid"] = plots.qualitative_grid(
+            data.samples, sources, grid_ids, methods, out_dir / "grid.png"
+        )
     return written
 
 

@@ -33,7 +33,8 @@ class SizeBins:
     def __post_init__(self) -> None:
         if not 0.0 < self.small_below < self.large_from <= 1.0:
             raise ValueError(
-                f"size bins need 0 < small_below < large_from <= 1, got {self.small_below} and {self.large_from}"
+                "size bins need 0 < small_below < large_from <= 1, "
+                f"got {self.small_below} and {self.large_from}"
             )
 
 
@@ -88,7 +89,9 @@ def by_style(samples: pd.DataFrame, metrics: Sequence[str], **kwargs) -> pd.Data
     return breakdown(samples, "style", metrics, **kwargs)
 
 
-def by_size(samples: pd.DataFrame, metrics: Sequence[str], bins: SizeBins = DEFAULT_SIZE_BINS, **kwargs) -> pd.DataFrame:
+def by_size(
+    samples: pd.DataFrame, metrics: Sequence[str], bins: SizeBins = DEFAULT_SIZE_BINS, **kwargs
+) -> pd.DataFrame:
     """:func:`breakdown` per object size (see :class:`SizeBins`)."""
     return breakdown(with_size(samples, bins), "size", metrics, **kwargs)
 

@@ -34,7 +34,9 @@ THUMB_PX = 160
 _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1200px;padding:0 16px;color:#222}
 h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:8px 0}th,td{padding:3px 8px;border-bottom:1px solid #eee;text-align:right}
+table{border-collapse:collapse;margin:8px 0}
+th,td{padding:3px 8px;border-bottom:1px solid #eee;text-align:right;white-space:nowrap}
+.scroll{overflow-x:auto}
 th:first-child,td:first-child{text-align:left}
 table.sortable th{cursor:pointer;background:#f4f4f4;user-select:none;white-space:nowrap}
 th[aria-sort=ascending]::after{content:" \\25B2"}th[aria-sort=descending]::after{content:" \\25BC"}
@@ -97,7 +99,9 @@ def sortable_table(table: pd.DataFrame, directions: Mapping[str, bool], digits: 
     folded = {f"{m}_ci_low" for m in metrics} | {f"{m}_ci_high" for m in metrics}
     columns = [c for c in table.columns if c not in folded]
     head = "".join(
-        f"<th>{escape(c)} {arrow(directions[c])}</th>" if c in metrics else f"<th>{escape(c.replace('_', ' '))}</th>"
+        f"<th>{escape(c)} {arrow(directions[c])}</th>"
+        if c in metrics
+        else f"<th>{escape(c.replace('_', ' '))}</th>"
         for c in columns
     )
     body = []
@@ -106,37 +110,60 @@ def sortable_table(table: pd.DataFrame, directions: Mapping[str, bool], digits: 
         for c in columns:
             value = row[c]
             if c in metrics:
-                ci = (f" <span class=ci>[{row[f'{c}_ci_low']:.{digits}f}, {row[f'{c}_ci_high']:.{digits}f}]</span>"
-                      if f"{c}_ci_low" in row else "")
+                ci = (
+                    f" <span class=ci>[{row[f'{c}_ci_low']:.{digits}f}, "
+                    f"{row[f'{c}_ci_high']:.{digits}f}]</span>"
+                    if f"{c}_ci_low" in row
+                    else ""
+                )
                 cells.append(f"<td data-v='{value:.10g}'>{value:.{digits}f}{ci}</td>")
             elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
                 cells.append(f"<td data-v='{value:.10g}'>{escape(str(value))}</td>")
             else:
                 cells.append(f"<td>{escape(str(value))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table class=sortable><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (
+        f"<div class=scroll><table class=sortable><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
 
 
 def sample_rows(
-    rows: pd.DataFrame, sources: Mapping[str, tuple[Path, Path]], metrics: Sequence[str], directions: Mapping[str, bool]
+    rows: pd.DataFrame,
+    sources: Mapping[str, tuple[Path, Path]],
+    metrics: Sequence[str],
+    directions: Mapping[str, bool],
 ) -> str:
     """The best/worst samples table: method, rank, sample, style, size, metrics, combined score, images."""
-    head = ["method", "rank", "sample", "style", "size", *(f"{m} {arrow(directions[m])}" for m in metrics),
-            "combined ↑", "source | mask | output"]
+    head = [
+        "method",
+        "rank",
+        "sample",
+        "style",
+        "size",
+        *(f"{m} {arrow(directions[m])}" for m in metrics),
+        "combined ↑",
+        "source | mask | output",
+    ]
     body = []
     for _, row in rows.iterrows():
         source, mask = sources[row["sample_id"]]
         images = "".join(
             f"<img alt='{escape(alt)} {escape(row['sample_id'])}' src='{thumbnail_uri(img)}'>"
-            for alt, img in (("source", load_image(source)), ("mask", load_mask(mask)),
-                             ("output", load_image(row["output_path"])))
+            for alt, img in (
+                ("source", load_image(source)),
+                ("mask", load_mask(mask)),
+                ("output", load_image(row["output_path"])),
+            )
         )
         cells = [escape(str(row[c])) for c in ("method", "rank", "sample_id", "style", "size")]
         tds = "".join(f"<td>{c}</td>" for c in cells)
         tds += "".join(f"<td data-v='{row[m]:.10g}'>{row[m]:.4f}</td>" for m in [*metrics, "combined"])
         body.append(f"<tr>{tds}<td>{images}</td></tr>")
     th = "".join(f"<th>{escape(h)}</th>" for h in head)
-    return f"<table class='sortable samples'><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (
+        f"<table class='sortable samples'><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
 
 
 def render_page(
@@ -150,17 +177,23 @@ def render_page(
     x, y = data.plotted
     backends = sorted({run.backend for run in data.runs})
     smoke = "smoke" in backends
-    img = {name: f"<img class=plot alt='{name}' src='{data_uri(Path(p).read_bytes())}'>" for name, p in plots.items()}
+    img = {
+        name: f"<img class=plot alt='{name}' src='{data_uri(Path(p).read_bytes())}'>"
+        for name, p in plots.items()
+    }
     bins = data.size_bins
     parts = [
         f"<h1>{escape(title)}</h1>",
         f"<p class=note>rses {escape(rses.__version__)}, generated "
         f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}. Runs: "
-        + ", ".join(f"<code>{escape(str(run.path))}</code>" for run in data.runs) + "</p>",
+        + ", ".join(f"<code>{escape(str(run.path))}</code>" for run in data.runs)
+        + "</p>",
         f"<p class=note>Metric backend: {escape(', '.join(backends))}. <b>sees mask = yes</b> marks editors "
         "given the ground-truth mask (not comparable with mask-free editors on background metrics). "
         "Click a column header to sort.</p>",
-        "<p class=warn>Smoke runs use tiny random-weight models: their numbers are not meaningful.</p>" if smoke else "",
+        "<p class=warn>Smoke runs use tiny random-weight models: their numbers are not meaningful.</p>"
+        if smoke
+        else "",
         "<h2>Leaderboard</h2>",
         sortable_table(data.leaderboard, data.directions),
         f"<h2>Trade-off: {escape(x)} vs {escape(y)}</h2>",

@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
-import matplotlib
 from matplotlib.figure import Figure
 
 from rses.io import load_image, load_mask
@@ -65,18 +65,31 @@ def tradeoff_plot(
     front = pareto_front(per_method[x], per_method[y], directions[x], directions[y])
     fig = Figure(figsize=(6.4, 4.8), dpi=_DPI, layout="constrained")
     ax = fig.add_subplot()
-    for (_, row), on_front in zip(per_method.iterrows(), front):
+    for (_, row), on_front in zip(per_method.iterrows(), front, strict=True):
         xerr = [[row[x] - row[f"{x}_ci_low"]], [row[f"{x}_ci_high"] - row[x]]]
         yerr = [[row[y] - row[f"{y}_ci_low"]], [row[f"{y}_ci_high"] - row[y]]]
         marker = "s" if row["method"] in masked else "o"
-        ax.errorbar(row[x], row[y], xerr=xerr, yerr=yerr, fmt=marker, capsize=3, label=row["method"],
-                    color=colors[row["method"]])
+        ax.errorbar(
+            row[x],
+            row[y],
+            xerr=xerr,
+            yerr=yerr,
+            fmt=marker,
+            capsize=3,
+            label=row["method"],
+            color=colors[row["method"]],
+        )
         if on_front:
             ax.plot(row[x], row[y], "o", ms=16, mfc="none", mec="black", lw=1)
         ax.annotate(row["method"], (row[x], row[y]), textcoords="offset points", xytext=(6, 6), fontsize=8)
     order = np.argsort(per_method[x].to_numpy()[front])
-    ax.plot(per_method[x].to_numpy()[front][order], per_method[y].to_numpy()[front][order], "k--", lw=1,
-            label="Pareto front")
+    ax.plot(
+        per_method[x].to_numpy()[front][order],
+        per_method[y].to_numpy()[front][order],
+        "k--",
+        lw=1,
+        label="Pareto front",
+    )
     ax.set_xlabel(direction_label(x, directions[x]))
     ax.set_ylabel(direction_label(y, directions[y]))
     ax.set_title(title or f"{x} vs {y} (squares saw the mask; ringed: Pareto front)", fontsize=9)
@@ -103,13 +116,20 @@ def group_bars(
     colors = method_colors(methods)
     fig = Figure(figsize=(max(4.0, 1.2 * len(groups)) * len(metrics), 3.8), dpi=_DPI, layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
-    for ax, metric in zip(axes, metrics):
+    for ax, metric in zip(axes, metrics, strict=True):
         for i, method in enumerate(methods):
             part = table[table["method"] == method].set_index(by).reindex(groups)
             mean = part[metric].to_numpy(dtype=float)
             err = np.stack([mean - part[f"{metric}_ci_low"], part[f"{metric}_ci_high"] - mean]).astype(float)
-            ax.bar(np.arange(len(groups)) + (i - (len(methods) - 1) / 2) * width, mean, width, yerr=err,
-                   capsize=2, label=method, color=colors[method])
+            ax.bar(
+                np.arange(len(groups)) + (i - (len(methods) - 1) / 2) * width,
+                mean,
+                width,
+                yerr=err,
+                capsize=2,
+                label=method,
+                color=colors[method],
+            )
         ax.set_xticks(np.arange(len(groups)), [str(g) for g in groups])
         ax.set_ylabel(direction_label(metric, directions.get(metric, True)))
         ax.set_title(f"{metric} by {by} (95% CI)", fontsize=9)
@@ -183,8 +203,11 @@ def qualitative_grid(
     Missing outputs (failed samples) show as a grey cell with the word "failed".
     """
     columns, rows = grid_layout(samples, sources, sample_ids, methods)
-    fig = Figure(figsize=(cell_inches * len(columns), cell_inches * max(len(rows), 1) + 0.3), dpi=_DPI,
-                 layout="constrained")
+    fig = Figure(
+        figsize=(cell_inches * len(columns), cell_inches * max(len(rows), 1) + 0.3),
+        dpi=_DPI,
+        layout="constrained",
+    )
     axes = fig.subplots(max(len(rows), 1), len(columns), squeeze=False)
     for r, row in enumerate(rows):
         for c, path in enumerate(row.cells):

@@ -25,6 +25,7 @@ import pandas as pd
 from rses.errors import UsageError
 from rses.results import Run, load_run
 
+
 @dataclass(frozen=True)
 class RunInfo:
     """What the report needs to know about one run directory.
@@ -111,7 +112,9 @@ def load_runs(paths: Sequence[str | Path]) -> tuple[pd.DataFrame, list[RunInfo]]
                 run=run,
             )
         )
-        frames.append(run.samples.assign(method=label, output_path=run.samples["output_path"].map(_absolute(run.path))))
+        frames.append(
+            run.samples.assign(method=label, output_path=run.samples["output_path"].map(_absolute(run.path)))
+        )
     return pd.concat(frames, ignore_index=True), runs
 
 
@@ -162,8 +165,8 @@ def _registry_direction(name: str, run: RunInfo) -> bool:
 
     if name not in METRICS:
         raise UsageError(
-            f"run {run.path} scored metric {name!r}, which is neither described in its run.json nor registered "
-            "in rses.metrics.METRICS; install the package that registers it."
+            f"run {run.path} scored metric {name!r}, which is neither described in its run.json "
+            "nor registered in rses.metrics.METRICS; install the package that registers it."
         )
     return bool(METRICS[name].higher_is_better)
 

@@ -55,7 +55,9 @@ def background_metric(directions: Mapping[str, bool]) -> str:
     return pick_metric(directions, BACKGROUND_METRICS, higher_is_better=False)
 
 
-def sample_score(samples: pd.DataFrame, directions: Mapping[str, bool], x: str, y: str) -> tuple[pd.Series, str]:
+def sample_score(
+    samples: pd.DataFrame, directions: Mapping[str, bool], x: str, y: str
+) -> tuple[pd.Series, str]:
     """The score that orders samples best to worst, and its description.
 
     The run's own combined RSES metric when it was scored (see :data:`COMBINED_METRICS`), else

@@ -111,6 +111,15 @@ def test_weights_path_that_does_not_exist_is_reported(name, monkeypatch, tmp_pat
         get_editor(name).check_weights()
 
 
+def test_qwen_image_edit_missing_weights_and_no_smoke_twin():
+    editor = get_editor("qwen-image-edit")
+    assert editor.config.resolution == 1024 and not editor.sees_mask
+    with pytest.raises(WeightsNotFoundError, match="Qwen/Qwen-Image-Edit.*RSES_QWEN_IMAGE_EDIT_WEIGHTS"):
+        editor.check_weights()
+    with pytest.raises(UsageError, match="qwen-image-edit has no tiny test pipeline"):
+        get_editor("qwen-image-edit", smoke=True)
+
+
 def test_folder_that_is_not_a_pipeline_is_reported(tmp_path):
     editor = get_editor("kontext", config=_small("kontext", weights=str(tmp_path)))
     with pytest.raises(WeightsNotFoundError, match="not a diffusers pipeline folder.*RSES_KONTEXT_WEIGHTS"):

@@ -17,10 +17,14 @@ def transformer():
 
 def _inputs(seed, batch=2):
     g = torch.Generator().manual_seed(seed)
-    return dict(hidden_states=torch.randn(batch, 2 * N, 16, generator=g),
-                encoder_hidden_states=torch.randn(batch, T, 32, generator=g),
-                pooled_projections=torch.randn(batch, 32, generator=g), timestep=torch.full((batch,), 0.5),
-                txt_ids=torch.zeros(T, 3), img_ids=kontext_ids(4, 4, "cpu", torch.float32))
+    return dict(
+        hidden_states=torch.randn(batch, 2 * N, 16, generator=g),
+        encoder_hidden_states=torch.randn(batch, T, 32, generator=g),
+        pooled_projections=torch.randn(batch, 32, generator=g),
+        timestep=torch.full((batch,), 0.5),
+        txt_ids=torch.zeros(T, 3),
+        img_ids=kontext_ids(4, 4, "cpu", torch.float32),
+    )
 
 
 def _run(transformer, inputs, probe=None):
@@ -43,8 +47,13 @@ def test_forward_output_equals_default_processor_exactly(transformer):
 def _naive_maps(transformer, inputs, token_lists, softmax_over):
     """Per sample, per query, per head, with Python loops, from the attention layers' own inputs."""
     captured = {}
-    hooks = [m.register_forward_pre_hook(lambda mod, a, kw, name=name: captured.__setitem__(name, kw), with_kwargs=True)
-             for name, m in transformer.named_modules() if name.endswith(".attn")]
+    hooks = [
+        m.register_forward_pre_hook(
+            lambda mod, a, kw, name=name: captured.__setitem__(name, kw), with_kwargs=True
+        )
+        for name, m in transformer.named_modules()
+        if name.endswith(".attn")
+    ]
     _run(transformer, inputs)
     for h in hooks:
         h.remove()
@@ -65,7 +74,7 @@ def _naive_maps(transformer, inputs, token_lists, softmax_over):
             for n in range(N):
                 for h in range(attn.heads):
                     keys = toks if softmax_over == "style" else list(range(T))
-                    s = torch.stack([q[b, T + n, h] @ k[b, j, h] for j in keys]) / attn.head_dim ** 0.5
+                    s = torch.stack([q[b, T + n, h] @ k[b, j, h] for j in keys]) / attn.head_dim**0.5
                     p = s.softmax(0)
                     for i, tok in enumerate(toks):
                         layer[b, n, i] += p[keys.index(tok)] / attn.heads
@@ -108,8 +117,9 @@ def test_store_and_probe_errors():
     store.put("x", torch.ones(1))  # not recording: ignored
     assert store.maps == {}
     with pytest.raises(ValueError, match="softmax_over='all'"):
-        StyleProbe(torch.zeros(1, 1, dtype=torch.long), torch.ones(1, 1, dtype=torch.bool), 1, 1,
-                   softmax_over="all")
+        StyleProbe(
+            torch.zeros(1, 1, dtype=torch.long), torch.ones(1, 1, dtype=torch.bool), 1, 1, softmax_over="all"
+        )
     with pytest.raises(ValueError, match="layers='some'"):
         install_processors(tiny_kontext_pipeline().transformer, "some")
     assert RegionRouteAttnProcessor("x").name == "x"

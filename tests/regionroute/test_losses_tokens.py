@@ -31,7 +31,9 @@ def test_cover_hand_computed():
     valid = torch.tensor([[True]])
     bce1 = math.log1p(math.exp(-2.0))  # logit 2*1, label 1
     bce0 = math.log(2.0)  # logit 0, label 0
-    assert float(cover_loss(_maps([1, 0]), mask, valid, alpha=2.0)) == pytest.approx((bce1 + bce0) / 2, abs=1e-6)
+    assert float(cover_loss(_maps([1, 0]), mask, valid, alpha=2.0)) == pytest.approx(
+        (bce1 + bce0) / 2, abs=1e-6
+    )
 
 
 def test_padding_tokens_are_ignored_and_reductions_differ():

@@ -22,8 +22,17 @@ RES, SEQ = 128, 32
 
 
 def _config(**kw):
-    base = dict(style="pixel-art", steps=40, batch_size=2, grad_accum=1, resolution=RES, max_sequence_length=SEQ,
-                lr=3e-3, validate_every=0, checkpoint_every=0)
+    base = dict(
+        style="pixel-art",
+        steps=40,
+        batch_size=2,
+        grad_accum=1,
+        resolution=RES,
+        max_sequence_length=SEQ,
+        lr=3e-3,
+        validate_every=0,
+        checkpoint_every=0,
+    )
     return TrainConfig(**(base | kw))
 
 
@@ -94,18 +103,32 @@ def test_routing_and_unknown_style_errors():
     with pytest.raises(UsageError, match="no sample of style 'watercolor'"):
         samples_from_split("train", "watercolor")
     with pytest.raises(UsageError, match="optimizer='sgd'"):
-        train(_config(optimizer="sgd", steps=1), pipe, samples_from_split("train", "pixel-art")[:1], "/tmp/rr-x")
+        train(
+            _config(optimizer="sgd", steps=1), pipe, samples_from_split("train", "pixel-art")[:1], "/tmp/rr-x"
+        )
 
 
 def test_editor_runs_without_mask_and_rejects_unknown_style():
     editor = get_editor("regionroute", smoke=True)
     assert editor.sees_mask is False
     image = np.zeros((40, 48, 3), np.uint8)
-    req = EditRequest("s0", image, None, "make the cat in cyberpunk style, keep other area unchanged", "cyberpunk",
-                      "cat", seed=0)
+    req = EditRequest(
+        "s0",
+        image,
+        None,
+        "make the cat in cyberpunk style, keep other area unchanged",
+        "cyberpunk",
+        "cat",
+        seed=0,
+    )
     out = editor.edit([req])
     assert out[0].shape == image.shape and out[0].dtype == np.uint8
-    assert set(experts_of(editor.pipeline().transformer)) == {"pixel-art", "cyberpunk", "expressionism", "line-art"}
+    assert set(experts_of(editor.pipeline().transformer)) == {
+        "pixel-art",
+        "cyberpunk",
+        "expressionism",
+        "line-art",
+    }
     bad = EditRequest("s1", image, None, "make the cat in watercolor style", "watercolor", "cat")
     with pytest.raises(UsageError, match="No RegionRoute expert for style 'watercolor'"):
         editor.edit([bad])

@@ -37,7 +37,9 @@ def make_split(root: Path) -> Path:
         mask_path = root / "masks" / f"{photo}.png"
         save_mask(mask_path, mask)
         for style in STYLES:
-            records.append(sample_record(root, f"{photo}-{style}", source, mask_path, photo, style, image_id=photo))
+            records.append(
+                sample_record(root, f"{photo}-{style}", source, mask_path, photo, style, image_id=photo)
+            )
     return write_manifest(root / "split.jsonl", records)
 
 
@@ -60,10 +62,23 @@ def make_run(
     rows = []
     for i, sample in enumerate(split.samples):
         area = float(load_mask(sample.mask).mean())
-        row = {"sample_id": sample.id, "style": sample.style, "object_name": sample.object_name, "mask_area": area,
-               "status": "ok", "error": "", "seed": i, "output_path": f"edits/{sample.id}.png",
-               "source_height": 32, "source_width": 32, "edit_height": 32, "edit_width": 32, "cached": False,
-               "edit_seconds": 0.0, "score_seconds": 0.0}
+        row = {
+            "sample_id": sample.id,
+            "style": sample.style,
+            "object_name": sample.object_name,
+            "mask_area": area,
+            "status": "ok",
+            "error": "",
+            "seed": i,
+            "output_path": f"edits/{sample.id}.png",
+            "source_height": 32,
+            "source_width": 32,
+            "edit_height": 32,
+            "edit_width": 32,
+            "cached": False,
+            "edit_seconds": 0.0,
+            "score_seconds": 0.0,
+        }
         if sample.id in failed:
             row.update(status="failed", error="RuntimeError: boom", output_path="")
         else:
@@ -73,13 +88,25 @@ def make_run(
     names = list(metrics)
     table = rows_to_table(rows, names)
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "run.json", {
-        "schema_version": 1, "method": method, "editor_config": {}, "editor_sees_mask": sees_mask, "smoke": smoke,
-        "split": split.name, "split_manifest": str(manifest), "split_manifest_sha256": split.manifest_sha256,
-        "seed": 0, "metrics": names, "metric_info": {n: METRIC_INFO[n] for n in names},
-        "metric_config": metric_config or {"metrics": names, "smoke": smoke},
-        "n_ok": len(rows) - len(failed), "n_failed": len(failed),
-    })
+    write_json(
+        run_dir / "run.json",
+        {
+            "schema_version": 1,
+            "method": method,
+            "editor_config": {},
+            "editor_sees_mask": sees_mask,
+            "smoke": smoke,
+            "split": split.name,
+            "split_manifest": str(manifest),
+            "split_manifest_sha256": split.manifest_sha256,
+            "seed": 0,
+            "metrics": names,
+            "metric_info": {n: METRIC_INFO[n] for n in names},
+            "metric_config": metric_config or {"metrics": names, "smoke": smoke},
+            "n_ok": len(rows) - len(failed),
+            "n_failed": len(failed),
+        },
+    )
     write_tables(run_dir, table, summarize(table, names))
     return run_dir
 
@@ -92,20 +119,35 @@ RUNS = {
     # strong style, broken background
     "global-style": {"rsm": [0.70] * 12, "lpips_bg": [0.40] * 12, "mse_bg": [0.20] * 12},
     # sees the mask: good on both; rsm rises by style (+0.02) and by object size (+0.01)
-    "paste-style": {"rsm": [0.60, 0.62, 0.64, 0.66, 0.61, 0.63, 0.65, 0.67, 0.62, 0.64, 0.66, 0.68],
-                    "lpips_bg": [0.05] * 12, "mse_bg": [0.01] * 12},
+    "paste-style": {
+        "rsm": [0.60, 0.62, 0.64, 0.66, 0.61, 0.63, 0.65, 0.67, 0.62, 0.64, 0.66, 0.68],
+        "lpips_bg": [0.05] * 12,
+        "mse_bg": [0.01] * 12,
+    },
     # dominated by paste-style; its rocket-line-art sample fails
     "weak": {"rsm": [0.55] * 12, "lpips_bg": [0.30] * 12, "mse_bg": [0.10] * 12},
 }
 
 
 @pytest.fixture(scope="session")
-def synthetic_runs(tmp_path_factory) -> list[Path]:
+def synthetic_manifest(tmp_path_factory) -> Path:
+    """The manifest of the synthetic 12-sample split."""
+    return make_split(tmp_path_factory.mktemp("split"))
+
+
+@pytest.fixture(scope="session")
+def synthetic_runs(tmp_path_factory, synthetic_manifest) -> list[Path]:
     """Four finished runs on one synthetic split (paste-style sees the mask; weak fails one sample)."""
     root = tmp_path_factory.mktemp("runs")
-    manifest = make_split(root / "split")
+    manifest = synthetic_manifest
     return [
-        make_run(root / name, manifest, name, values, sees_mask=name == "paste-style",
-                 failed=("rocket-line-art",) if name == "weak" else ())
+        make_run(
+            root / name,
+            manifest,
+            name,
+            values,
+            sees_mask=name == "paste-style",
+            failed=("rocket-line-art",) if name == "weak" else (),
+        )
         for name, values in RUNS.items()
     ]

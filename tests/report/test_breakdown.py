@@ -8,7 +8,14 @@ from rses.report.breakdown import SizeBins, breakdown, by_size, by_style, per_me
 def test_size_bin_edges_are_half_open():
     areas = pd.Series([0.0, 0.0499, 0.05, 0.1999, 0.2, 1.0])
     assert size_bin(areas).tolist() == ["small", "small", "medium", "medium", "large", "large"]
-    assert size_bin(areas, SizeBins(0.01, 0.1)).tolist() == ["small", "medium", "medium", "large", "large", "large"]
+    assert size_bin(areas, SizeBins(0.01, 0.1)).tolist() == [
+        "small",
+        "medium",
+        "medium",
+        "large",
+        "large",
+        "large",
+    ]
 
 
 def test_size_bins_are_validated():
@@ -17,20 +24,26 @@ def test_size_bins_are_validated():
 
 
 def _table():
-    return pd.DataFrame({
-        "method": ["b", "b", "b", "a", "a", "a"],
-        "status": ["ok", "ok", "ok", "ok", "ok", "failed"],
-        "style": ["x", "y", "x", "y", "x", "x"],
-        "mask_area": [0.01, 0.3, 0.1, 0.1, 0.02, 0.5],
-        "m": [1.0, 2.0, 3.0, 4.0, 6.0, 100.0],
-    })
+    return pd.DataFrame(
+        {
+            "method": ["b", "b", "b", "a", "a", "a"],
+            "status": ["ok", "ok", "ok", "ok", "ok", "failed"],
+            "style": ["x", "y", "x", "y", "x", "x"],
+            "mask_area": [0.01, 0.3, 0.1, 0.1, 0.02, 0.5],
+            "m": [1.0, 2.0, 3.0, 4.0, 6.0, 100.0],
+        }
+    )
 
 
 def test_by_style_exact_means_counts_and_order():
     table = by_style(_table(), ["m"])
     # methods in first-seen order (b, a), styles sorted; the failed row (100.0) is ignored
     assert table[["method", "style", "n", "m"]].values.tolist() == [
-        ["b", "x", 2, 2.0], ["b", "y", 1, 2.0], ["a", "x", 1, 6.0], ["a", "y", 1, 4.0]]
+        ["b", "x", 2, 2.0],
+        ["b", "y", 1, 2.0],
+        ["a", "x", 1, 6.0],
+        ["a", "y", 1, 4.0],
+    ]
     one = table.iloc[1]
     assert (one["m_ci_low"], one["m_ci_high"]) == (2.0, 2.0)  # one value: the CI collapses
     b_x = table.iloc[0]
@@ -40,8 +53,12 @@ def test_by_style_exact_means_counts_and_order():
 def test_by_size_exact():
     table = by_size(_table(), ["m"])
     assert table[["method", "size", "n", "m"]].values.tolist() == [
-        ["b", "small", 1, 1.0], ["b", "medium", 1, 3.0], ["b", "large", 1, 2.0],
-        ["a", "small", 1, 6.0], ["a", "medium", 1, 4.0]]
+        ["b", "small", 1, 1.0],
+        ["b", "medium", 1, 3.0],
+        ["b", "large", 1, 2.0],
+        ["a", "small", 1, 6.0],
+        ["a", "medium", 1, 4.0],
+    ]
 
 
 def test_per_method_and_generic_breakdown():

@@ -15,7 +15,9 @@ import pytest
 from rses.report.html import write_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium)"
+)
 
 PROBE = """<script>window.addEventListener('load', function () {
   var imgs = Array.prototype.slice.call(document.images);
@@ -34,9 +36,19 @@ PROBE = """<script>window.addEventListener('load', function () {
 def _chromium(*args, tmp_path):
     profile = tmp_path / "profile"
     profile.mkdir(exist_ok=True)
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={profile}", *args]
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=90, check=True)
 
 
@@ -47,10 +59,20 @@ def test_report_loads_in_chromium(synthetic_runs, tmp_path):
 
     dom = _chromium("--dump-dom", probed.as_uri(), tmp_path=tmp_path).stdout
     check = json.loads(re.search(r'<pre id="rses-check">(.*?)</pre>', dom, flags=re.S).group(1))
-    assert check == {"tables": 4, "leaderboard_rows": 4, "first_after_sort": "global-style",
-                     "images": 4 + 4 * 2 * 3, "broken": 0}
+    assert check == {
+        "tables": 4,
+        "leaderboard_rows": 4,
+        "first_after_sort": "global-style",
+        "images": 4 + 4 * 2 * 3,
+        "broken": 0,
+    }
 
     shot = tmp_path / "report.png"
-    _chromium("--hide-scrollbars", "--window-size=1280,2400", f"--screenshot={shot}", page.as_uri(),
-              tmp_path=tmp_path)
+    _chromium(
+        "--hide-scrollbars",
+        "--window-size=1280,2400",
+        f"--screenshot={shot}",
+        page.as_uri(),
+        tmp_path=tmp_path,
+    )
     assert shot.stat().st_size > 10_000

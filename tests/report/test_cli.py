@@ -10,7 +10,9 @@ def _run(argv):
 
 
 def test_rses_report_and_plot(synthetic_runs, tmp_path):
-    assert _run(["report", *map(str, synthetic_runs[:2]), "--out", str(tmp_path / "r.html"), "--grid", "1"]) == 0
+    assert (
+        _run(["report", *map(str, synthetic_runs[:2]), "--out", str(tmp_path / "r.html"), "--grid", "1"]) == 0
+    )
     assert "<table class=sortable>" in (tmp_path / "r.html").read_text(encoding="utf-8")
     assert _run(["plot", *map(str, synthetic_runs[:2]), "--out", str(tmp_path / "plots"), "--grid", "0"]) == 0
     names = sorted(p.name for p in (tmp_path / "plots").iterdir())

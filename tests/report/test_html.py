@@ -10,7 +10,9 @@ from rses.report.html import write_report
 
 @pytest.fixture(scope="module")
 def page(synthetic_runs, tmp_path_factory):
-    out = write_report(synthetic_runs, tmp_path_factory.mktemp("html") / "report.html", n_grid=2, n_extremes=2)
+    out = write_report(
+        synthetic_runs, tmp_path_factory.mktemp("html") / "report.html", n_grid=2, n_extremes=2
+    )
     return out.read_text(encoding="utf-8")
 
 
@@ -38,7 +40,12 @@ def test_sample_rows_worst_and_best_per_method(page):
     samples = _table(page, 3)
     rows = re.findall(r"<tr><td>([^<]+)</td><td>((?:worst|best) \d)</td>", samples)
     assert len(rows) == 16  # 4 methods x (2 worst + 2 best)
-    assert [rank for method, rank in rows if method == "paste-style"] == ["worst 1", "worst 2", "best 1", "best 2"]
+    assert [rank for method, rank in rows if method == "paste-style"] == [
+        "worst 1",
+        "worst 2",
+        "best 1",
+        "best 2",
+    ]
 
 
 def test_page_is_self_contained_and_sortable(page):

@@ -30,8 +30,12 @@ def test_tradeoff_front_of_synthetic_runs(synthetic_runs):
     data = assemble.collect(synthetic_runs)
     assert data.plotted == ["rsm", "lpips_bg"]
     front = plots.pareto_front(data.per_method["rsm"], data.per_method["lpips_bg"], True, False)
-    assert dict(zip(data.per_method["method"], front.tolist())) == {
-        "identity": True, "global-style": True, "paste-style": True, "weak": False}
+    assert dict(zip(data.per_method["method"], front.tolist(), strict=True)) == {
+        "identity": True,
+        "global-style": True,
+        "paste-style": True,
+        "weak": False,
+    }
 
 
 def test_grid_layout_columns_rows_and_failed_cells(synthetic_runs):
@@ -40,7 +44,10 @@ def test_grid_layout_columns_rows_and_failed_cells(synthetic_runs):
     methods = ["identity", "weak"]
     columns, rows = plots.grid_layout(data.samples, sources, ["cat-pixel-art", "rocket-line-art"], methods)
     assert columns == ["source", "mask", "identity", "weak"]
-    assert [(r.sample_id, r.style) for r in rows] == [("cat-pixel-art", "pixel-art"), ("rocket-line-art", "line-art")]
+    assert [(r.sample_id, r.style) for r in rows] == [
+        ("cat-pixel-art", "pixel-art"),
+        ("rocket-line-art", "line-art"),
+    ]
     assert rows[0].cells[:2] == sources["cat-pixel-art"]
     assert rows[0].cells[2] == synthetic_runs[0] / "edits" / "cat-pixel-art.png"
     assert rows[1].cells[3] is None  # weak failed on rocket-line-art
@@ -55,8 +62,16 @@ def test_pick_grid_samples_cycles_styles_and_objects(synthetic_runs):
 
 
 def test_group_bars_with_a_missing_group(tmp_path):
-    table = pd.DataFrame({"method": ["a", "a", "b"], "size": ["small", "large", "small"], "n": [1, 1, 1],
-                          "m": [1.0, 2.0, 3.0], "m_ci_low": [0.5, 2.0, 3.0], "m_ci_high": [1.5, 2.0, 3.0]})
+    table = pd.DataFrame(
+        {
+            "method": ["a", "a", "b"],
+            "size": ["small", "large", "small"],
+            "n": [1, 1, 1],
+            "m": [1.0, 2.0, 3.0],
+            "m_ci_low": [0.5, 2.0, 3.0],
+            "m_ci_high": [1.5, 2.0, 3.0],
+        }
+    )
     path = plots.group_bars(table, "size", ["m"], {"m": True}, tmp_path / "bars.png")
     assert _png_size(path)[0] > 300
     pixels = np.asarray(Image.open(path).convert("L"))

@@ -10,7 +10,9 @@ def test_metric_preference_and_fallback():
     assert style_metric({"mse_bg": False, "ref_gain": True}) == "ref_gain"
     assert style_metric({"my_style": True}) == "my_style"
     assert background_metric({"lpips_bg": False, "mse_bg": False}) == "lpips_bg"
-    with pytest.raises(UsageError, match=r"no lower-is-better \(background\) metric; scored metrics: \['rsm'\]"):
+    with pytest.raises(
+        UsageError, match=r"no lower-is-better \(background\) metric; scored metrics: \['rsm'\]"
+    ):
         background_metric({"rsm": True})
 
 
