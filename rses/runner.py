@@ -44,9 +44,9 @@ import numpy as np
 from PIL import Image
 
 import rses
-from rses.editing import EDITORS, EditRequest, Editor
+from rses.editing import EDITORS, Editor, EditRequest
 from rses.errors import InvalidSampleError, RsesError, UsageError
-from rses.io import load_image, load_mask, save_image
+from rses.io import load_image, load_mask
 from rses.results import (
     RUN_JSON,
     Journal,
@@ -208,6 +208,14 @@ def check_edit(image: Any, sample_id: str) -> np.ndarray:
     if image.dtype != np.uint8:
         raise InvalidSampleError(f"Editor returned dtype {image.dtype} for sample {sample_id!r}; expected uint8.")
     return image
+
+
+def save_png(path: Path, image: np.ndarray) -> None:
+    """Save an RGB uint8 image as PNG atomically, with fast (level 1) compression: lossless, a bit larger."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    Image.fromarray(image).save(tmp, format="PNG", compress_level=1)
+    os.replace(tmp, path)
 
 
 def to_source_size(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -382,7 +390,7 @@ class _Session:
             row["edit_seconds"] = seconds
             try:
                 inputs[sample.id]["edited"] = check_edit(image, sample.id)
-                save_image(cache_path, image)
+                save_png(cache_path, image)
             except InvalidSampleError as err:
                 self._fail(row, err)
 
@@ -397,7 +405,7 @@ class _Session:
                 _link_or_copy(cache_path, self.run_dir / output)
             else:
                 edited = to_source_size(edited, size)
-                save_image(self.run_dir / output, edited)
+                save_png(self.run_dir / output, edited)
             row["output_path"] = str(output)
             start = time.perf_counter()
             scores = self.scorer.score(sample.id, data["source"], edited, data["mask"], sample.style,

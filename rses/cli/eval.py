@@ -194,7 +194,14 @@ def check_command(
 
     Example: rses check runs/paste-style-test --baseline leaderboard/paste-style-test.json
     """
-    from rses.drift import check_drift, check_provenance, make_baseline, read_baseline, run_means, write_baseline
+    from rses.drift import (
+        check_drift,
+        check_provenance,
+        make_baseline,
+        read_baseline,
+        run_means,
+        write_baseline,
+    )
     from rses.results import load_run
 
     loaded = load_run(run)

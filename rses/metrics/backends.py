@@ -182,19 +182,17 @@ def build_lpips(net: str, backbone_state_dict: dict[str, torch.Tensor] | None, d
         model = lpips.LPIPS(net=net, pretrained=True, pnet_rand=True, verbose=False)
     if backbone_state_dict is not None:
         features = {k.removeprefix("features."): v for k, v in backbone_state_dict.items() if k.startswith("features.")}
-        used = set()
-        for sl in range(1, model.net.N_slices + 1):
-            for idx, layer in getattr(model.net, f"slice{sl}").named_children():
-                params = {n: features[f"{idx}.{n}"] for n, _ in layer.named_parameters() if f"{idx}.{n}" in features}
-                if params:
-                    layer.load_state_dict(params)
-                    used |= {f"{idx}.{n}" for n in params}
-        expected = {f"{i}.{n}" for sl in range(1, model.net.N_slices + 1)
-                    for i, layer in getattr(model.net, f"slice{sl}").named_children() for n, _ in layer.named_parameters()}
-        if used != expected:
+        layers = {idx: layer for sl in range(1, model.net.N_slices + 1)
+                  for idx, layer in getattr(model.net, f"slice{sl}").named_children()}
+        expected = {f"{idx}.{name}" for idx, layer in layers.items() for name, _ in layer.named_parameters()}
+        if not expected <= set(features):
             raise WeightsNotFoundError(
                 f"The LPIPS {net} backbone {source} is not a torchvision {net} state dict: missing "
-                f"{sorted(expected - used)[:4]} (keys must look like 'features.0.weight').")
+                f"{sorted(expected - set(features))[:4]} (keys must look like 'features.0.weight').")
+        for idx, layer in layers.items():
+            params = {name: features[f"{idx}.{name}"] for name, _ in layer.named_parameters()}
+            if params:
+                layer.load_state_dict(params)
     return model.eval().requires_grad_(False).to(device)
 
 

@@ -6,10 +6,10 @@ from :mod:`rses.testing.tokenizers` and the T5 encoder from a tiny :class:`~tran
 The VAE keeps Flux's 8x downsampling (4 blocks), so a 64x64 image is 4x4 packed latent tokens.
 
 Example:
-    >>> import numpy as np, torch
+    >>> import PIL.Image, torch
     >>> pipe = tiny_kontext_pipeline()
-    >>> out = pipe(prompt="make the cat in pixel-art style", image=np.zeros((64, 64, 3), np.uint8),
-    ...            height=64, width=64, num_inference_steps=2, max_sequence_length=32, _auto_resize=False,
+    >>> out = pipe(prompt="make the cat in pixel-art style", image=PIL.Image.new("RGB", (64, 64)),
+    ...            height=64, width=64, max_area=64 * 64, _auto_resize=False, num_inference_steps=2,
     ...            generator=torch.Generator().manual_seed(0), output_type="np").images
     >>> out.shape
     (1, 64, 64, 3)
