@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import torch
@@ -83,12 +84,20 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--iters", type=int, default=3)
+    ap.add_argument("--layers", type=int, nargs=2, metavar=("DOUBLE", "SINGLE"), help="override block counts")
+    ap.add_argument("--cudnn-sdpa", action="store_true",
+                    help="allow PyTorch's cuDNN attention (its backward failed on an H200 with torch 2.11)")
+    ap.add_argument("--no-probe-layers", action="store_true", help="keep diffusers' default processors")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     device = torch.device(args.device)
+    if device.type == "cuda" and not args.cudnn_sdpa:
+        torch.backends.cuda.enable_cudnn_sdp(False)
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    cfg = TINY if args.tiny else REAL
+    cfg = dict(TINY if args.tiny else REAL)
+    if args.layers:
+        cfg["num_layers"], cfg["num_single_layers"] = args.layers
     size, text_len = (64, 16) if args.tiny else (args.size, args.text_len)
     result: dict = {
         "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
@@ -96,6 +105,7 @@ def main() -> None:
         "size": size,
         "text_len": text_len,
         "batch": args.batch,
+        "blocks": [cfg["num_layers"], cfg["num_single_layers"]],
         "dtype": str(dtype),
     }
 
@@ -107,7 +117,7 @@ def main() -> None:
     model = build(cfg, device, dtype)
     model.requires_grad_(False)
     add_expert(model, "pixel-art", ExpertConfig())
-    layers = install_processors(model)
+    layers = [] if args.no_probe_layers else install_processors(model)
     model.enable_gradient_checkpointing()
     params = [p for n, p in model.named_parameters() if "lora_" in n]
     for p in params:
@@ -169,7 +179,8 @@ def main() -> None:
                 "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None,
             }
         except Exception as err:  # keep whatever was measured
-            result[key] = {"error": f"{type(err).__name__}: {err}"[:500]}
+            result[key] = {"error": f"{type(err).__name__}: {err}"[:500], "traceback": traceback.format_exc()}
+            traceback.print_exc()
             log(f"{key}: FAILED {err}")
         dump()
     if "step_s" in result.get("lora_only", {}) and "step_s" in result.get("with_attention_losses", {}):

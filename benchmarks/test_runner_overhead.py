@@ -36,8 +36,12 @@ def _photo_split(root) -> str:
         mask[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4] = True
         save_image(root / f"{name}.png", image)
         save_mask(root / f"{name}-mask.png", mask)
-        records += [sample_record(root, f"{name}-{style}", root / f"{name}.png", root / f"{name}-mask.png", "thing",
-                                  style) for style in STYLES]
+        records += [
+            sample_record(
+                root, f"{name}-{style}", root / f"{name}.png", root / f"{name}-mask.png", "thing", style
+            )
+            for style in STYLES
+        ]
     return str(write_manifest(root / "photos.jsonl", records))
 
 
@@ -55,8 +59,15 @@ def _bare(split_spec: str) -> None:
     for sample in load_split(split_spec).samples[:LIMIT]:
         source, mask = load_image(sample.source), load_mask(sample.mask)
         target = load_image(sample.target) if sample.target else None
-        request = EditRequest(sample.id, source, mask, sample.prompt, sample.style, sample.object_name,
-                              seed=sample_seed(0, sample.id))
+        request = EditRequest(
+            sample.id,
+            source,
+            mask,
+            sample.prompt,
+            sample.style,
+            sample.object_name,
+            seed=sample_seed(0, sample.id),
+        )
         edited = editor.edit([request])[0]
         scorer.score(sample.id, source, edited, mask, sample.style, target=target)
 
@@ -65,9 +76,11 @@ def _runner(split_spec: str, root, index: int) -> None:
     import os
 
     os.environ["RSES_CACHE_DIR"] = str(root / f"cache{index}")
-    result = run_eval(RunConfig(method=METHOD, split=split_spec, out=root / f"run{index}", metrics=METRICS,
-                                limit=LIMIT), progress=True)
-    assert result.n_new == result.n_ok == min(LIMIT, len(load_split(split_spec).samples))
+    result = run_eval(
+        RunConfig(method=METHOD, split=split_spec, out=root / f"run{index}", metrics=METRICS, limit=LIMIT),
+        progress=True,
+    )
+    assert result.n_new == result.n_ok == LIMIT
 
 
 def _best(fn, *args) -> float:
@@ -86,6 +99,8 @@ def test_runner_overhead_under_10_percent(benchmark, split_spec, tmp_path, monke
     overhead = min(runner) / min(bare) - 1.0
     benchmark.extra_info.update(bare_s=min(bare), runner_s=min(runner), overhead=overhead, split=split_spec)
     benchmark.pedantic(_runner, args=(split_spec, tmp_path, 100), rounds=1, iterations=1)
-    print(f"\nsplit={split_spec!r} samples={LIMIT} bare={min(bare):.3f}s runner={min(runner):.3f}s "
-          f"overhead={100 * overhead:+.1f}%")
+    print(
+        f"\nsplit={split_spec!r} samples={LIMIT} bare={min(bare):.3f}s runner={min(runner):.3f}s "
+        f"overhead={100 * overhead:+.1f}%"
+    )
     assert overhead < 0.10

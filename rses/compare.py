@@ -1,4 +1,4 @@
-"""Comparing runs on the same samples: paired bootstrap CI of each metric difference, and per-sample win rates.
+"""Comparing runs on the same samples: paired bootstrap CI of each metric difference, per-sample win rates.
 
 Runs are paired by ``sample_id`` over the samples that are ``ok`` in both. The difference is always
 ``other - reference``; whether that is an improvement comes from the metric's ``higher_is_better`` flag in
@@ -96,17 +96,29 @@ def compare_runs(
         direction = higher_is_better(metric, runs)
         for run in runs:
             summary = run.summary.get(metric, {})
-            paired = reference[[metric]].merge(_ok(run)[[metric]], left_index=True, right_index=True,
-                                               suffixes=("_ref", "")).dropna()
+            paired = (
+                reference[[metric]]
+                .merge(_ok(run)[[metric]], left_index=True, right_index=True, suffixes=("_ref", ""))
+                .dropna()
+            )
             ref, other = paired[f"{metric}_ref"].to_numpy(), paired[metric].to_numpy()
             diff, low, high = paired_bootstrap(ref, other, n_resamples=n_resamples, seed=seed)
-            results.append(Comparison(
-                metric=metric, run=run.label, n=int(summary.get("n", 0)), mean=summary.get("mean", math.nan),
-                ci_low=summary.get("ci_low", math.nan), ci_high=summary.get("ci_high", math.nan),
-                n_paired=len(paired), diff=diff, diff_low=low, diff_high=high,
-                win_rate=win_rate(ref, other, direction) if direction is not None else math.nan,
-                higher_is_better=direction,
-            ))
+            results.append(
+                Comparison(
+                    metric=metric,
+                    run=run.label,
+                    n=int(summary.get("n", 0)),
+                    mean=summary.get("mean", math.nan),
+                    ci_low=summary.get("ci_low", math.nan),
+                    ci_high=summary.get("ci_high", math.nan),
+                    n_paired=len(paired),
+                    diff=diff,
+                    diff_low=low,
+                    diff_high=high,
+                    win_rate=win_rate(ref, other, direction) if direction is not None else math.nan,
+                    higher_is_better=direction,
+                )
+            )
     return results
 
 

@@ -3,7 +3,8 @@
 A baseline is JSON::
 
     {"rses_version": "0.1.0", "method": "paste-style", "split": "test", "split_manifest_sha256": "...",
-     "smoke": false, "date": "2025-01-01T00:00:00+00:00", "command": "rses check runs/x --baseline b.json --update",
+     "smoke": false, "date": "2025-01-01T00:00:00+00:00",
+     "command": "rses check runs/x --baseline b.json --update",
      "tolerance": 0.001,                       # absolute, on each metric mean
      "tolerances": {"clip_dir": 0.01},         # optional per-metric overrides
      "metrics": {"psnr_bg": 31.2, "clip_dir": 0.18}}
@@ -61,7 +62,9 @@ def run_means(run: Run) -> dict[str, float]:
     return {name: float(stats["mean"]) for name, stats in run.summary.items()}
 
 
-def check_drift(current: dict[str, float], baseline: dict[str, Any], tolerance: float | None = None) -> list[DriftRow]:
+def check_drift(
+    current: dict[str, float], baseline: dict[str, Any], tolerance: float | None = None
+) -> list[DriftRow]:
     """Compare metric means with a baseline; ``tolerance`` overrides the baseline's own tolerances."""
     default = baseline.get("tolerance", DEFAULT_TOLERANCE)
     per_metric = baseline.get("tolerances", {})
@@ -72,14 +75,20 @@ def check_drift(current: dict[str, float], baseline: dict[str, Any], tolerance: 
             rows.append(DriftRow(metric, float(expected), None, tol, "missing"))
             continue
         value = float(current[metric])
-        moved = not math.isclose(value, expected, abs_tol=tol, rel_tol=0.0) or math.isnan(value) != math.isnan(expected)
+        moved = not math.isclose(value, expected, abs_tol=tol, rel_tol=0.0) or math.isnan(
+            value
+        ) != math.isnan(expected)
         rows.append(DriftRow(metric, float(expected), value, tol, "drift" if moved else "ok"))
-    rows += [DriftRow(m, None, float(v), None, "new") for m, v in current.items() if m not in baseline.get("metrics", {})]
+    rows += [
+        DriftRow(m, None, float(v), None, "new")
+        for m, v in current.items()
+        if m not in baseline.get("metrics", {})
+    ]
     return rows
 
 
 def check_provenance(run: Run, baseline: dict[str, Any]) -> list[DriftRow]:
-    """Rows for each provenance field (split manifest, method, smoke) where the run differs from the baseline."""
+    """Rows for each provenance field (split manifest, method, smoke) where run and baseline differ."""
     return [
         DriftRow(key, str(baseline[key]), str(run.info.get(key)), None, "drift")
         for key in PROVENANCE_KEYS
@@ -87,8 +96,10 @@ def check_provenance(run: Run, baseline: dict[str, Any]) -> list[DriftRow]:
     ]
 
 
-def make_baseline(run: Run, tolerance: float | None, command: str, previous: dict[str, Any] | None = None) -> dict:
-    """A baseline from a run: provenance, metric means and the tolerance (kept from ``previous`` if not given)."""
+def make_baseline(
+    run: Run, tolerance: float | None, command: str, previous: dict[str, Any] | None = None
+) -> dict:
+    """A baseline from a run: provenance, metric means, tolerance (kept from ``previous`` if not given)."""
     previous = previous or {}
     baseline = {
         "rses_version": rses.__version__,
@@ -107,13 +118,17 @@ def make_baseline(run: Run, tolerance: float | None, command: str, previous: dic
 def read_baseline(path: Path) -> dict[str, Any]:
     """Load a baseline file; :class:`RsesError` saying how to create it when missing or unreadable."""
     if not path.is_file():
-        raise RsesError(f"No baseline at {path}. Create it from a run with `rses check RUN --baseline {path} --update`.")
+        raise RsesError(
+            f"No baseline at {path}. Create it from a run with `rses check RUN --baseline {path} --update`."
+        )
     try:
         baseline = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise RsesError(f"Baseline {path} is not valid JSON ({err}). Recreate it with --update.") from None
     if not isinstance(baseline.get("metrics"), dict):
-        raise RsesError(f"Baseline {path} has no 'metrics' object of metric means. Recreate it with --update.")
+        raise RsesError(
+            f"Baseline {path} has no 'metrics' object of metric means. Recreate it with --update."
+        )
     return baseline
 
 

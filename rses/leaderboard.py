@@ -28,7 +28,9 @@ def combined_metric(metrics: Sequence[str]) -> str | None:
     return next((m for m in COMBINED if m in metrics), None)
 
 
-def leaderboard_table(runs: Sequence[Run], metrics: Sequence[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
+def leaderboard_table(
+    runs: Sequence[Run], metrics: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, list[str]]:
     """One row per run: method, sees_mask, split, n, backend, then ``<m>_mean``/``_ci_low``/``_ci_high``.
 
     Returns the table (sorted by the combined score when present) and the metric names it holds.
@@ -36,9 +38,14 @@ def leaderboard_table(runs: Sequence[Run], metrics: Sequence[str] | None = None)
     names = list(metrics) if metrics else list(dict.fromkeys(m for r in runs for m in r.metrics))
     rows = []
     for run in runs:
-        row = {"method": run.info.get("method", run.label), "run": run.label,
-               "sees_mask": bool(run.info.get("editor_sees_mask", False)), "split": run.info.get("split", ""),
-               "n": int(run.info.get("n_ok", 0)), "backend": metric_backend(run.info)}
+        row = {
+            "method": run.info.get("method", run.label),
+            "run": run.label,
+            "sees_mask": bool(run.info.get("editor_sees_mask", False)),
+            "split": run.info.get("split", ""),
+            "n": int(run.info.get("n_ok", 0)),
+            "backend": metric_backend(run.info),
+        }
         for name in names:
             stats = run.summary.get(name, {})
             for key in ("mean", "ci_low", "ci_high"):
@@ -47,22 +54,31 @@ def leaderboard_table(runs: Sequence[Run], metrics: Sequence[str] | None = None)
     table = pd.DataFrame(rows)
     key = combined_metric(names)
     if key is not None:
-        table = table.sort_values(f"{key}_mean", ascending=not higher_is_better(key, runs), na_position="last")
+        table = table.sort_values(
+            f"{key}_mean", ascending=not higher_is_better(key, runs), na_position="last"
+        )
     return table.reset_index(drop=True), names
 
 
 def _display(table: pd.DataFrame, names: Sequence[str], runs: Sequence[Run]) -> pd.DataFrame:
     """The human-facing table: one ``mean ± half-CI`` text cell per metric, arrows for the direction."""
-    shown = pd.DataFrame({
-        "method": table["method"], "sees mask": table["sees_mask"].map({True: "yes", False: "no"}),
-        "split": table["split"], "n": table["n"], "metric backend": table["backend"],
-    })
+    shown = pd.DataFrame(
+        {
+            "method": table["method"],
+            "sees mask": table["sees_mask"].map({True: "yes", False: "no"}),
+            "split": table["split"],
+            "n": table["n"],
+            "metric backend": table["backend"],
+        }
+    )
     for name in names:
         direction = higher_is_better(name, runs)
         arrow = {True: " ↑", False: " ↓", None: ""}[direction]
         shown[f"{name}{arrow}"] = [
-            _cell(m, lo, hi) for m, lo, hi in zip(table[f"{name}_mean"], table[f"{name}_ci_low"],
-                                                  table[f"{name}_ci_high"], strict=True)
+            _cell(m, lo, hi)
+            for m, lo, hi in zip(
+                table[f"{name}_mean"], table[f"{name}_ci_low"], table[f"{name}_ci_high"], strict=True
+            )
         ]
     return shown
 
@@ -90,8 +106,16 @@ def render(runs: Sequence[Run], fmt: str, metrics: Sequence[str] | None = None) 
     if fmt == "html":
         return shown.to_html(index=False, escape=True, border=0, classes="rses-leaderboard")
     header = "| " + " | ".join(shown.columns) + " |"
-    rule = "|" + "|".join("---" if c in {"method", "sees mask", "split", "metric backend"} else "---:"
-                          for c in shown.columns) + "|"
-    body = ["| " + " | ".join(html.escape(str(v)).replace("|", "\\|") for v in row) + " |"
-            for row in shown.itertuples(index=False)]
+    rule = (
+        "|"
+        + "|".join(
+            "---" if c in {"method", "sees mask", "split", "metric backend"} else "---:"
+            for c in shown.columns
+        )
+        + "|"
+    )
+    body = [
+        "| " + " | ".join(html.escape(str(v)).replace("|", "\\|") for v in row) + " |"
+        for row in shown.itertuples(index=False)
+    ]
     return "\n".join([header, rule, *body]) + "\n"

@@ -1,4 +1,4 @@
-"""The run directory: a crash-safe per-sample journal, the tables and summary built from it, and reading runs back.
+"""The run directory: a crash-safe per-sample journal, the tables and summary built from it, reading runs.
 
 Layout of a run directory (the contract every reader relies on)::
 
@@ -8,10 +8,10 @@ Layout of a run directory (the contract every reader relies on)::
     summary.json          {metric: {mean, std, ci_low, ci_high, n}} over the "ok" rows
     edits/                the edited PNGs that were scored (``output_path`` in the table, relative to the run)
 
-The journals are the source of truth. A row is durable once :meth:`Journal.append` returns, so a process killed
-at any moment (even SIGKILL) loses at most the sample in flight. Readers ignore a torn last line and keep one
-row per sample id (an ``ok`` row beats a ``failed`` one; otherwise the last one read wins). Every other file is
-written atomically (temp file + rename).
+The journals are the source of truth. A row is durable once :meth:`Journal.append` returns, so a process
+killed at any moment (even SIGKILL) loses at most the sample in flight. Readers ignore a torn last line and
+keep one row per sample id (an ``ok`` row beats a ``failed`` one; otherwise the last one read wins). Every
+other file is written atomically (temp file + rename).
 
 Example:
     >>> import tempfile, pathlib
@@ -107,8 +107,11 @@ class Journal:
             data = self.path.read_bytes()
             keep = data.rfind(b"\n") + 1
             if keep < len(data):
-                log.warning("%s: dropping a torn last line (%d bytes) left by an interrupted run", self.path,
-                            len(data) - keep)
+                log.warning(
+                    "%s: dropping a torn last line (%d bytes) left by an interrupted run",
+                    self.path,
+                    len(data) - keep,
+                )
                 with open(self.path, "r+b") as fh:
                     fh.truncate(keep)
         self._fh = open(self.path, "ab")
@@ -185,7 +188,7 @@ def bootstrap_ci(
 
 
 def summarize(table: pd.DataFrame, metrics: Sequence[str], n_resamples: int = 1000, seed: int = 0) -> dict:
-    """``{metric: {mean, std, ci_low, ci_high, n}}`` over the ``ok`` rows (std with ddof=1; 0 for one value)."""
+    """``{metric: {mean, std, ci_low, ci_high, n}}`` over the ``ok`` rows (std: ddof=1, 0 for one value)."""
     ok = table[table["status"] == "ok"]
     summary = {}
     for name in metrics:
@@ -239,11 +242,13 @@ def load_run(path: str | Path) -> Run:
     """
     path = Path(path)
     if not (path / RUN_JSON).is_file():
-        raise RsesError(f"{path} is not a run directory (no {RUN_JSON}). Pass a directory written by `rses eval`.")
+        raise RsesError(
+            f"{path} is not a run directory (no {RUN_JSON}). Pass a directory written by `rses eval`."
+        )
     if not (path / SAMPLES_PARQUET).is_file():
         raise RsesError(
-            f"Run {path} has no {SAMPLES_PARQUET} yet (interrupted before the end?). Rerun the same `rses eval` "
-            "command to resume and finish it."
+            f"Run {path} has no {SAMPLES_PARQUET} yet (interrupted before the end?). "
+            "Rerun the same `rses eval` command to resume and finish it."
         )
     info = json.loads((path / RUN_JSON).read_text())
     summary = json.loads((path / SUMMARY_JSON).read_text()) if (path / SUMMARY_JSON).is_file() else {}

@@ -1,10 +1,11 @@
-"""The resumable benchmark runner behind ``rses eval``: edit, resize, score and record every sample of a split.
+"""The resumable runner behind ``rses eval``: edit, resize, score and record every sample of a split.
 
 For each sample the runner
 
-1. takes the edit from the on-disk edit cache, or calls the editor (in batches) and caches the result; the cache
-   key is the editor name, its config hash, the smoke flag, the sample id, the seed and a digest of the inputs, so
-   a rerun or a re-score never regenerates an edit (cache: ``$RSES_CACHE_DIR/edits`` or ``~/.cache/rses/edits``);
+1. takes the edit from the on-disk edit cache, or calls the editor (in batches) and caches the result; the
+   cache key is the editor name, its config hash, the smoke flag, the sample id, the seed and a digest of the
+   inputs, so a rerun or a re-score never regenerates an edit (cache: ``$RSES_CACHE_DIR/edits`` or
+   ``~/.cache/rses/edits``);
 2. brings the edit to the source size (PIL Lanczos resampling, ``RESIZE_METHOD``; the editor's size is kept in
    the row as ``edit_height``/``edit_width``);
 3. scores it with :class:`rses.metrics.RSES` and appends the row to the run's journal (durable per row).
@@ -63,8 +64,21 @@ RESIZE_METHOD = "PIL.Image.resize(LANCZOS) to the source height x width"
 SEED_DERIVATION = "int.from_bytes(sha256(f'{seed}:{sample_id}').digest()[:4], 'big')"
 #: run.json fields that must match for a rerun to resume into an existing run directory.
 RESUME_KEYS = ("method", "editor_config_hash", "smoke", "split_manifest_sha256", "seed", "metrics")
-PACKAGES = ("torch", "torchvision", "numpy", "pillow", "scikit-image", "opencv-python-headless", "open_clip_torch",
-            "lpips", "diffusers", "transformers", "peft", "pandas", "pyarrow")
+PACKAGES = (
+    "torch",
+    "torchvision",
+    "numpy",
+    "pillow",
+    "scikit-image",
+    "opencv-python-headless",
+    "open_clip_torch",
+    "lpips",
+    "diffusers",
+    "transformers",
+    "peft",
+    "pandas",
+    "pyarrow",
+)
 
 
 @dataclass
@@ -129,7 +143,7 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def dist_rank() -> tuple[int, int]:
-    """``(rank, world_size)`` from the launcher's environment (torchrun, accelerate), ``(0, 1)`` without one."""
+    """``(rank, world_size)`` from the launcher's environment (torchrun, accelerate); ``(0, 1)`` without."""
     env = os.environ
     rank = int(env.get("RANK", env.get("LOCAL_RANK", 0)))
     world = int(env.get("WORLD_SIZE", env.get("LOCAL_WORLD_SIZE", 1)))
@@ -148,7 +162,9 @@ def sample_seed(seed: int, sample_id: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{sample_id}".encode()).digest()[:4], "big")
 
 
-def select_samples(samples: Sequence, limit: int | None, shard: tuple[int, int], rank: int = 0, world: int = 1):
+def select_samples(
+    samples: Sequence, limit: int | None, shard: tuple[int, int], rank: int = 0, world: int = 1
+):
     """The samples one process runs: first ``limit``, then every n-th of the shard, then every world-th rank.
 
     Example:
@@ -156,11 +172,11 @@ def select_samples(samples: Sequence, limit: int | None, shard: tuple[int, int],
         [1, 5]
     """
     chosen = list(samples[:limit] if limit is not None else samples)
-    return chosen[shard[0]::shard[1]][rank::world]
+    return chosen[shard[0] :: shard[1]][rank::world]
 
 
 def safe_name(sample_id: str) -> str:
-    """A file name for a sample id: readable characters kept, plus a short hash so distinct ids never collide."""
+    """A file name for a sample id: readable characters, plus a short hash so distinct ids never collide."""
     readable = re.sub(r"[^A-Za-z0-9._-]+", "_", sample_id)[:80]
     return f"{readable}-{hashlib.sha256(sample_id.encode()).hexdigest()[:8]}"
 
@@ -172,7 +188,7 @@ def default_cache_dir() -> Path:
 
 
 class EditCache:
-    """Edited images on disk, keyed by editor name, config hash, smoke flag, sample id, seed and input digest."""
+    """Edited images on disk, keyed by editor name, config hash, smoke flag, sample id, seed, inputs."""
 
     def __init__(self, editor: Editor, root: Path | None = None):
         variant = editor.config_hash() + ("-smoke" if editor.smoke else "")
@@ -198,7 +214,9 @@ def check_edit(image: Any, sample_id: str) -> np.ndarray:
         InvalidSampleError: naming the sample and what was wrong.
     """
     if not isinstance(image, np.ndarray):
-        raise InvalidSampleError(f"Editor returned a {type(image).__name__} for sample {sample_id!r}, not an array.")
+        raise InvalidSampleError(
+            f"Editor returned a {type(image).__name__} for sample {sample_id!r}, not an array."
+        )
     if image.dtype.kind == "f" and not np.isfinite(image).all():
         raise InvalidSampleError(f"Editor returned NaN/inf values for sample {sample_id!r}.")
     if image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < 1:
@@ -206,7 +224,9 @@ def check_edit(image: Any, sample_id: str) -> np.ndarray:
             f"Editor returned shape {image.shape} for sample {sample_id!r}; expected (H, W, 3) RGB."
         )
     if image.dtype != np.uint8:
-        raise InvalidSampleError(f"Editor returned dtype {image.dtype} for sample {sample_id!r}; expected uint8.")
+        raise InvalidSampleError(
+            f"Editor returned dtype {image.dtype} for sample {sample_id!r}; expected uint8."
+        )
     return image
 
 
@@ -240,7 +260,9 @@ def build_editor(method: str, overrides: dict[str, Any], device: str = "cpu", sm
         fields = {f.name for f in dataclasses.fields(cls.Config)}
         unknown = sorted(set(overrides) - fields)
         if unknown:
-            raise UsageError(f"Editor {method!r} has no config field(s) {unknown}; valid fields: {sorted(fields)}.")
+            raise UsageError(
+                f"Editor {method!r} has no config field(s) {unknown}; valid fields: {sorted(fields)}."
+            )
         config = cls.Config(**overrides)
     return cls(config=config, device=device, smoke=smoke)
 
@@ -256,7 +278,8 @@ def dir_lock(path: Path, what: str, wait: bool = False) -> Iterator[None]:
             fh.seek(0)
             holder = fh.read().strip() or "another process"
             raise RsesError(
-                f"Another `rses eval` is already running {what} in {path.parent} (lock {path} held by {holder}). "
+                f"Another `rses eval` is already running {what} in {path.parent} "
+                f"(lock {path} held by {holder}). "
                 "Wait for it to finish, or pass a different --out."
             ) from None
         fh.seek(0)
@@ -280,13 +303,22 @@ def environment_info() -> dict[str, Any]:
         except PackageNotFoundError:
             continue
     try:
-        git = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(rses.__file__).parent, capture_output=True,
-                             text=True, timeout=5)
+        git = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(rses.__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
         git_hash = git.stdout.strip() if git.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         git_hash = None
-    return {"packages": packages, "git_hash": git_hash, "python": platform.python_version(),
-            "platform": f"{platform.system()} {platform.machine()}"}
+    return {
+        "packages": packages,
+        "git_hash": git_hash,
+        "python": platform.python_version(),
+        "platform": f"{platform.system()} {platform.machine()}",
+    }
 
 
 def _now() -> str:
@@ -300,8 +332,15 @@ def _part_name(shard: tuple[int, int], rank: int, world: int) -> str:
 class _Session:
     """One process's pass over its part of the split: edit, resize, score, journal."""
 
-    def __init__(self, cfg: RunConfig, editor: Editor, scorer: Any, metric_info: dict[str, dict], run_dir: Path,
-                 journal: Journal):
+    def __init__(
+        self,
+        cfg: RunConfig,
+        editor: Editor,
+        scorer: Any,
+        metric_info: dict[str, dict],
+        run_dir: Path,
+        journal: Journal,
+    ):
         metric_names = list(metric_info)
         self.cfg, self.editor, self.scorer, self.metric_names = cfg, editor, scorer, metric_names
         self.run_dir, self.journal = run_dir, journal
@@ -312,7 +351,7 @@ class _Session:
     def run(self, samples: Sequence, progress, description: str) -> None:
         task = progress.add_task(description, total=len(samples)) if progress else None
         for start in range(0, len(samples), self.cfg.batch_size):
-            for row in self._batch(samples[start:start + self.cfg.batch_size]):
+            for row in self._batch(samples[start : start + self.cfg.batch_size]):
                 self.journal.append(row)
                 if row["status"] == "ok":
                     self.n_ok += 1
@@ -338,17 +377,28 @@ class _Session:
             else:
                 todo.append((sample, row, cache_path))
         self._edit(todo, inputs)
-        for sample, row in zip(samples, rows):
+        for sample, row in zip(samples, rows, strict=True):
             if row["status"] == "pending":
                 self._score(sample, row, inputs[sample.id])
         return rows
 
     def _base_row(self, sample) -> dict[str, Any]:
         return {
-            "sample_id": sample.id, "style": sample.style, "object_name": sample.object_name, "mask_area": math.nan,
-            "status": "pending", "error": "", "seed": sample_seed(self.cfg.seed, sample.id), "output_path": "",
-            "source_height": 0, "source_width": 0, "edit_height": 0, "edit_width": 0, "cached": False,
-            "edit_seconds": 0.0, "score_seconds": 0.0,
+            "sample_id": sample.id,
+            "style": sample.style,
+            "object_name": sample.object_name,
+            "mask_area": math.nan,
+            "status": "pending",
+            "error": "",
+            "seed": sample_seed(self.cfg.seed, sample.id),
+            "output_path": "",
+            "source_height": 0,
+            "source_width": 0,
+            "edit_height": 0,
+            "edit_width": 0,
+            "cached": False,
+            "edit_seconds": 0.0,
+            "score_seconds": 0.0,
         }
 
     def _load(self, sample, row: dict[str, Any]) -> dict[str, Any]:
@@ -356,7 +406,8 @@ class _Session:
         mask = load_mask(sample.mask)
         if mask.shape != source.shape[:2]:
             raise InvalidSampleError(
-                f"Sample {sample.id!r}: mask {sample.mask} is {mask.shape[1]}x{mask.shape[0]} but the source is "
+                f"Sample {sample.id!r}: mask {sample.mask} is {mask.shape[1]}x{mask.shape[0]} "
+                f"but the source is "
                 f"{source.shape[1]}x{source.shape[0]}."
             )
         target = load_image(sample.target) if sample.target is not None else None
@@ -364,20 +415,28 @@ class _Session:
         return {"source": source, "mask": mask, "target": target}
 
     def _edit(self, todo: list, inputs: dict[str, dict[str, Any]]) -> None:
-        """Edit the uncached samples in one call; if the batch call raises, retry one by one to isolate failures."""
+        """Edit the uncached samples in one call; if the batch call raises, retry one by one to isolate it."""
         if not todo:
             return
         requests = [
-            EditRequest(sample.id, inputs[sample.id]["source"],
-                        inputs[sample.id]["mask"] if self.editor.sees_mask else None,
-                        sample.prompt, sample.style, sample.object_name, seed=row["seed"])
+            EditRequest(
+                sample.id,
+                inputs[sample.id]["source"],
+                inputs[sample.id]["mask"] if self.editor.sees_mask else None,
+                sample.prompt,
+                sample.style,
+                sample.object_name,
+                seed=row["seed"],
+            )
             for sample, row, _ in todo
         ]
         start = time.perf_counter()
         try:
             outputs = self.editor.edit(requests)
             if len(outputs) != len(requests):
-                raise InvalidSampleError(f"Editor returned {len(outputs)} images for {len(requests)} requests.")
+                raise InvalidSampleError(
+                    f"Editor returned {len(outputs)} images for {len(requests)} requests."
+                )
         except Exception as err:  # noqa: BLE001  (an editor failure becomes failed rows, the run goes on)
             if len(todo) == 1:
                 self._fail(todo[0][1], err)
@@ -386,7 +445,7 @@ class _Session:
                     self._edit([item], inputs)
             return
         seconds = (time.perf_counter() - start) / len(todo)
-        for (sample, row, cache_path), image in zip(todo, outputs):
+        for (sample, row, cache_path), image in zip(todo, outputs, strict=True):
             row["edit_seconds"] = seconds
             try:
                 inputs[sample.id]["edited"] = check_edit(image, sample.id)
@@ -408,8 +467,9 @@ class _Session:
                 save_png(self.run_dir / output, edited)
             row["output_path"] = str(output)
             start = time.perf_counter()
-            scores = self.scorer.score(sample.id, data["source"], edited, data["mask"], sample.style,
-                                       target=data["target"])
+            scores = self.scorer.score(
+                sample.id, data["source"], edited, data["mask"], sample.style, target=data["target"]
+            )
             row["score_seconds"] = time.perf_counter() - start
             values = {name: float(scores[name]) for name in self.metric_names}
             allowed = self.needs_target if data["target"] is None else set()
@@ -459,15 +519,22 @@ def _prepare_run_json(run_dir: Path, fresh: dict[str, Any]) -> dict[str, Any]:
     for key in RESUME_KEYS:
         if old.get(key) != fresh.get(key):
             raise RsesError(
-                f"{run_dir} holds a different run: its {key} is {old.get(key)!r}, this run's is {fresh.get(key)!r}. "
+                f"{run_dir} holds a different run: its {key} is {old.get(key)!r}, "
+                f"this run's is {fresh.get(key)!r}. "
                 "Pass a different --out, or delete that directory to start over."
             )
-    merged = {**fresh, "started": old.get("started", fresh["started"]), "n_sessions": old.get("n_sessions", 1) + 1}
+    merged = {
+        **fresh,
+        "started": old.get("started", fresh["started"]),
+        "n_sessions": old.get("n_sessions", 1) + 1,
+    }
     write_json(path, merged)
     return merged
 
 
-def _wait_for_ranks(run_dir: Path, part_names: list[str], key: str, all_ids: set[str], timeout: float) -> None:
+def _wait_for_ranks(
+    run_dir: Path, part_names: list[str], key: str, all_ids: set[str], timeout: float
+) -> None:
     """Rank 0: wait until every rank's done marker carries this launch's key, or every sample has a row."""
     try:
         import torch.distributed as dist
@@ -480,19 +547,27 @@ def _wait_for_ranks(run_dir: Path, part_names: list[str], key: str, all_ids: set
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         markers = [run_dir / f".done{name}" for name in part_names]
-        if all(m.is_file() and m.read_text() == key for m in markers) or all_ids <= set(read_journals(run_dir)):
+        if all(m.is_file() and m.read_text() == key for m in markers) or all_ids <= set(
+            read_journals(run_dir)
+        ):
             return
         time.sleep(1.0)
-    log.warning("Timed out after %.0f s waiting for the other ranks; writing the tables with the rows so far.",
-                timeout)
+    log.warning(
+        "Timed out after %.0f s waiting for the other ranks; writing the tables with the rows so far.",
+        timeout,
+    )
 
 
 def _launch_key() -> str:
     env = os.environ
-    return ":".join(env.get(k, "") for k in ("TORCHELASTIC_RUN_ID", "MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE"))
+    return ":".join(
+        env.get(k, "") for k in ("TORCHELASTIC_RUN_ID", "MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE")
+    )
 
 
-def finalize(run_dir: Path, selected_ids: Sequence[str], metric_names: Sequence[str]) -> tuple[int, int, bool]:
+def finalize(
+    run_dir: Path, selected_ids: Sequence[str], metric_names: Sequence[str]
+) -> tuple[int, int, bool]:
     """Rebuild ``samples.parquet``/``.csv`` and ``summary.json`` from the journals; update run.json.
 
     Only rows of ``selected_ids`` (the limited split, all shards) are tabled, in split order.
@@ -507,7 +582,9 @@ def finalize(run_dir: Path, selected_ids: Sequence[str], metric_names: Sequence[
         n_failed = len(table) - n_ok
         complete = len(ordered) == len(selected_ids)
         info = json.loads((run_dir / RUN_JSON).read_text())
-        info.update(finished=_now(), n_expected=len(selected_ids), n_ok=n_ok, n_failed=n_failed, complete=complete)
+        info.update(
+            finished=_now(), n_expected=len(selected_ids), n_ok=n_ok, n_failed=n_failed, complete=complete
+        )
         write_json(run_dir / RUN_JSON, info)
     return n_ok, n_failed, complete
 
@@ -547,17 +624,34 @@ def run_eval(cfg: RunConfig, *, progress: bool = True, editor: Editor | None = N
     with dir_lock(run_dir / f".lock{part}", f"part {part[1:] or 'all'}"):
         (run_dir / f".done{part}").unlink(missing_ok=True)
         fresh = {
-            "schema_version": 1, "rses_version": rses.__version__, "method": cfg.method,
+            "schema_version": 1,
+            "rses_version": rses.__version__,
+            "method": cfg.method,
             "editor_class": f"{type(editor).__module__}:{type(editor).__qualname__}",
-            "editor_config": editor.config_dict(), "editor_config_hash": editor.config_hash(),
-            "editor_sees_mask": bool(editor.sees_mask), "smoke": bool(cfg.smoke),
-            "split": split.name, "split_manifest": str(split.manifest_path),
-            "split_manifest_sha256": split.manifest_sha256, "n_split_samples": len(split.samples),
-            "limit": cfg.limit, "seed": cfg.seed, "seed_derivation": SEED_DERIVATION,
-            "metrics": metric_names, "metric_info": metric_info, "metric_config": scorer.config(),
-            "device": device, "batch_size": cfg.batch_size, "shard": list(cfg.shard), "world_size": world,
-            "resize": RESIZE_METHOD, "edit_cache": str(EditCache(editor).dir), "command": cfg.command,
-            **environment_info(), "started": _now(), "n_sessions": 1,
+            "editor_config": editor.config_dict(),
+            "editor_config_hash": editor.config_hash(),
+            "editor_sees_mask": bool(editor.sees_mask),
+            "smoke": bool(cfg.smoke),
+            "split": split.name,
+            "split_manifest": str(split.manifest_path),
+            "split_manifest_sha256": split.manifest_sha256,
+            "n_split_samples": len(split.samples),
+            "limit": cfg.limit,
+            "seed": cfg.seed,
+            "seed_derivation": SEED_DERIVATION,
+            "metrics": metric_names,
+            "metric_info": metric_info,
+            "metric_config": scorer.config(),
+            "device": device,
+            "batch_size": cfg.batch_size,
+            "shard": list(cfg.shard),
+            "world_size": world,
+            "resize": RESIZE_METHOD,
+            "edit_cache": str(EditCache(editor).dir),
+            "command": cfg.command,
+            **environment_info(),
+            "started": _now(),
+            "n_sessions": 1,
         }
         if rank == 0:
             _prepare_run_json(run_dir, fresh)
@@ -571,12 +665,15 @@ def run_eval(cfg: RunConfig, *, progress: bool = True, editor: Editor | None = N
         if world > 1:
             (run_dir / f".done{part}").write_text(_launch_key())
     if rank != 0:
-        return RunResult(run_dir, len(todo), len(mine) - len(todo), session.n_ok, session.n_failed, False, False)
+        return RunResult(
+            run_dir, len(todo), len(mine) - len(todo), session.n_ok, session.n_failed, False, False
+        )
     if world > 1:
         parts = [_part_name(cfg.shard, r, world) for r in range(world)]
         shard_ids = {s.id for s in select_samples(split.samples, cfg.limit, cfg.shard)}
-        _wait_for_ranks(run_dir, parts, _launch_key(), shard_ids,
-                        float(os.environ.get("RSES_RANK_WAIT_S", 6 * 3600)))
+        _wait_for_ranks(
+            run_dir, parts, _launch_key(), shard_ids, float(os.environ.get("RSES_RANK_WAIT_S", 6 * 3600))
+        )
     n_ok, n_failed, complete = finalize(run_dir, [s.id for s in selected], metric_names)
     if world > 1:
         for name in [_part_name(cfg.shard, r, world) for r in range(world)]:
@@ -610,13 +707,31 @@ def _progress(enabled: bool):
         def render(self, task) -> Text:
             return Text(f"{task.speed:.2f} samples/s" if task.speed else "-- samples/s", style="cyan")
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
-               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
         yield bar
 
 
 __all__ = [
-    "RunConfig", "RunResult", "run_eval", "parse_shard", "dist_rank", "sample_seed", "select_samples",
-    "EditCache", "check_edit", "to_source_size", "build_editor", "finalize", "default_cache_dir",
+    "RunConfig",
+    "RunResult",
+    "run_eval",
+    "parse_shard",
+    "dist_rank",
+    "sample_seed",
+    "select_samples",
+    "EditCache",
+    "check_edit",
+    "to_source_size",
+    "build_editor",
+    "finalize",
+    "default_cache_dir",
 ]

@@ -49,7 +49,9 @@ def _editor_overrides(path: Path | None) -> dict:
     except (OSError, json.JSONDecodeError) as err:
         raise UsageError(f"--config {path}: cannot read a JSON object ({err}).") from None
     if not isinstance(overrides, dict):
-        raise UsageError(f"--config {path} must hold a JSON object of editor config fields, got {type(overrides)}.")
+        raise UsageError(
+            f"--config {path} must hold a JSON object of editor config fields, got {type(overrides)}."
+        )
     return overrides
 
 
@@ -68,17 +70,27 @@ def _fmt(value: float, digits: str = ".4g") -> str:
 @app.command("eval")
 def eval_command(
     method: str = typer.Option(..., "--method", "-m", help="Editor name (see `rses ls editors`)."),
-    split: str = typer.Option("test", "--split", "-s", help="Built-in name, registered name or manifest path."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Run directory [default: runs/<method>-<split>]."),
-    device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:1, ... (auto: cuda when available)."),
+    split: str = typer.Option(
+        "test", "--split", "-s", help="Built-in name, registered name or manifest path."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Run directory [default: runs/<method>-<split>]."
+    ),
+    device: str = typer.Option(
+        "auto", "--device", help="cpu, cuda, cuda:1, ... (auto: cuda when available)."
+    ),
     batch_size: int = typer.Option(1, "--batch-size", "-b", help="Samples per editor call."),
     limit: int | None = typer.Option(None, "--limit", help="Only the first N samples (smoke runs)."),
     shard: str = typer.Option("0/1", "--shard", help="Run shard i of n ('i/n'); shards may share --out."),
     seed: int = typer.Option(0, "--seed", help="Base seed; each sample's seed derives from it and its id."),
-    metrics: list[str] | None = typer.Option(None, "--metrics", help="Metric names or groups (pixel, lpips, clip, "
-                                             "all); repeat or comma-separate. [default: all]"),
-    smoke: bool = typer.Option(False, "--smoke", help="Tiny random-weight models: exercises the code, "
-                               "numbers are not meaningful."),
+    metrics: list[str] | None = typer.Option(
+        None,
+        "--metrics",
+        help="Metric names or groups (pixel, lpips, clip, all); repeat or comma-separate. [default: all]",
+    ),
+    smoke: bool = typer.Option(
+        False, "--smoke", help="Tiny random-weight models: exercises the code, numbers are not meaningful."
+    ),
     config: Path | None = typer.Option(None, "--config", help="JSON file of editor config overrides."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="On resume, rerun samples that failed."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
@@ -92,33 +104,55 @@ def eval_command(
     from rses.runner import RunConfig, parse_shard, run_eval
 
     cfg = RunConfig(
-        method=method, split=split, out=out, device=_auto_device(device), batch_size=batch_size, limit=limit,
-        shard=parse_shard(shard), seed=seed, metrics=_metric_spec(metrics), smoke=smoke,
-        editor_config=_editor_overrides(config), retry_failed=retry_failed, command=_command_line(),
+        method=method,
+        split=split,
+        out=out,
+        device=_auto_device(device),
+        batch_size=batch_size,
+        limit=limit,
+        shard=parse_shard(shard),
+        seed=seed,
+        metrics=_metric_spec(metrics),
+        smoke=smoke,
+        editor_config=_editor_overrides(config),
+        retry_failed=retry_failed,
+        command=_command_line(),
     )
     result = run_eval(cfg, progress=progress)
     if result.merged:
         from rses.results import load_run
 
         _print_summary(load_run(result.run_dir))
-    console.print(f"Run directory: {escape(str(result.run_dir))} ({result.n_new} new, {result.n_skipped} resumed)")
+    console.print(
+        f"Run directory: {escape(str(result.run_dir))} ({result.n_new} new, {result.n_skipped} resumed)"
+    )
     if not result.merged:
         console.print("This rank's rows are in its journal; rank 0 writes the tables.")
     elif not result.complete:
         err_console.print("[yellow]Some samples have no row yet (another shard still running?).[/yellow]")
     if result.n_failed:
-        err_console.print(f"[bold red]{result.n_failed} sample(s) failed[/bold red]; see the error column of "
-                          f"{escape(str(result.run_dir / 'samples.csv'))}.", soft_wrap=True)
+        err_console.print(
+            f"[bold red]{result.n_failed} sample(s) failed[/bold red]; see the error column of "
+            f"{escape(str(result.run_dir / 'samples.csv'))}.",
+            soft_wrap=True,
+        )
         raise typer.Exit(1)
 
 
 def _print_summary(run) -> None:
-    table = Table(title=f"{run.info['method']} on {run.info['split']}" + (" (smoke)" if run.info.get("smoke") else ""))
+    table = Table(
+        title=f"{run.info['method']} on {run.info['split']}" + (" (smoke)" if run.info.get("smoke") else "")
+    )
     for column in ("metric", "mean", "std", "95% CI", "n"):
         table.add_column(column, justify="left" if column == "metric" else "right")
     for name, stats in run.summary.items():
-        table.add_row(name, _fmt(stats["mean"]), _fmt(stats["std"]),
-                      f"[{_fmt(stats['ci_low'])}, {_fmt(stats['ci_high'])}]", str(stats["n"]))
+        table.add_row(
+            name,
+            _fmt(stats["mean"]),
+            _fmt(stats["std"]),
+            f"[{_fmt(stats['ci_low'])}, {_fmt(stats['ci_high'])}]",
+            str(stats["n"]),
+        )
     console.print(table)
 
 
@@ -140,8 +174,9 @@ def compare_command(
     loaded = [load_run(p) for p in runs]
     hashes = {r.info.get("split_manifest_sha256") for r in loaded}
     if len(hashes) > 1:
-        err_console.print("[yellow]The runs used different split manifests; only shared sample ids are paired."
-                          "[/yellow]")
+        err_console.print(
+            "[yellow]The runs used different split manifests; only shared sample ids are paired.[/yellow]"
+        )
     names = _metric_spec(metrics)
     rows = compare_runs(loaded, None if names == "all" else names, n_resamples=resamples, seed=seed)
     table = Table(title=f"vs {escape(loaded[0].label)} (paired over samples ok in both)")
@@ -151,10 +186,15 @@ def compare_command(
         arrow = {True: " ↑", False: " ↓", None: ""}[row.higher_is_better]
         is_ref = row.run == loaded[0].label
         table.add_row(
-            f"{row.metric}{arrow}", escape(row.run), str(row.n),
+            f"{row.metric}{arrow}",
+            escape(row.run),
+            str(row.n),
             f"{_fmt(row.mean)} [{_fmt(row.ci_low)}, {_fmt(row.ci_high)}]",
-            "ref" if is_ref else f"{_fmt(row.diff, '+.4g')} [{_fmt(row.diff_low, '+.4g')}, {_fmt(row.diff_high, '+.4g')}]",
-            "" if is_ref else _fmt(100 * row.win_rate, ".1f") + "%", str(row.n_paired),
+            "ref"
+            if is_ref
+            else f"{_fmt(row.diff, '+.4g')} [{_fmt(row.diff_low, '+.4g')}, {_fmt(row.diff_high, '+.4g')}]",
+            "" if is_ref else _fmt(100 * row.win_rate, ".1f") + "%",
+            str(row.n_paired),
         )
     console.print(table)
 
@@ -186,8 +226,9 @@ def leaderboard_command(
 def check_command(
     run: Path = typer.Argument(..., help="Run directory."),
     baseline: Path = typer.Option(..., "--baseline", help="Baseline JSON file."),
-    tolerance: float | None = typer.Option(None, "--tolerance", help="Absolute tolerance on each metric mean "
-                                           "[default: the baseline's]."),
+    tolerance: float | None = typer.Option(
+        None, "--tolerance", help="Absolute tolerance on each metric mean [default: the baseline's]."
+    ),
     update: bool = typer.Option(False, "--update", help="Rewrite the baseline from this run."),
 ) -> None:
     """Check a run's metric means against a baseline; exit 1 on drift beyond the tolerance.
@@ -219,14 +260,21 @@ def check_command(
     styles = {"ok": "green", "drift": "bold red", "missing": "bold red", "new": "yellow"}
     for row in rows:
         table.add_row(
-            escape(row.metric), _cell(row.baseline), _cell(row.current), _fmt(row.delta, "+.4g"),
-            _fmt(row.tolerance, ".3g"), f"[{styles[row.status]}]{row.status}[/]",
+            escape(row.metric),
+            _cell(row.baseline),
+            _cell(row.current),
+            _fmt(row.delta, "+.4g"),
+            _fmt(row.tolerance, ".3g"),
+            f"[{styles[row.status]}]{row.status}[/]",
         )
     console.print(table)
     if failed:
-        err_console.print(f"[bold red]{len(failed)} value(s) drifted beyond tolerance[/bold red]: "
-                          f"{', '.join(escape(r.metric) for r in failed)}. If the change is intended, rerun with "
-                          "--update.", soft_wrap=True)
+        err_console.print(
+            f"[bold red]{len(failed)} value(s) drifted beyond tolerance[/bold red]: "
+            f"{', '.join(escape(r.metric) for r in failed)}. If the change is intended, rerun with "
+            "--update.",
+            soft_wrap=True,
+        )
         raise typer.Exit(1)
     console.print("[green]No drift.[/green]")
 
@@ -247,14 +295,21 @@ def ls_command(what: Listing = typer.Argument(..., help="editors, metrics or spl
         table = Table("editor", "implemented by")
         for name in EDITORS.names():
             target = EDITORS._entries[name]
-            table.add_row(name, target if isinstance(target, str) else f"{target.__module__}:{target.__qualname__}")
+            table.add_row(
+                name, target if isinstance(target, str) else f"{target.__module__}:{target.__qualname__}"
+            )
     elif what is Listing.metrics:
         from rses.metrics import METRICS
 
         table = Table("metric", "group", "better", "range", "description")
         for name, info in METRICS.items():
-            table.add_row(name, info.group, "higher" if info.higher_is_better else "lower",
-                          f"[{_fmt(info.lower)}, {_fmt(info.upper)}]", info.description)
+            table.add_row(
+                name,
+                info.group,
+                "higher" if info.higher_is_better else "lower",
+                f"[{_fmt(info.lower)}, {_fmt(info.upper)}]",
+                info.description,
+            )
     else:
         from rses.data.manifest import available_splits, resolve_split
 

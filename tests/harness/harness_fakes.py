@@ -1,10 +1,10 @@
 """Fake editors for the harness tests, registered in ``rses.editing.EDITORS`` on import.
 
-The subprocess tests run ``tests/harness/rses_with_fakes.py`` (the ``rses`` CLI after importing this module), so
-the fakes need no entry point and ``rses`` itself never imports test code.
+The subprocess tests run ``tests/harness/rses_with_fakes.py`` (the ``rses`` CLI after importing this
+module), so the fakes need no entry point and ``rses`` itself never imports test code.
 
 * ``fake-shift``: adds ``seed % 7 + 1`` to every pixel; logs one line per edited sample to ``$FAKE_EDIT_LOG``
-  (to count editor calls across processes) and sleeps ``$FAKE_EDIT_SLEEP`` seconds per sample (to be killable).
+  (to count editor calls across processes); sleeps ``$FAKE_EDIT_SLEEP`` s per sample (to be killable).
 * ``fake-flaky``: by sample id: ``*raise*`` raises, ``*nan*`` returns a float NaN image, ``*shape*`` a gray
   ``(H, W)`` image, ``*small*`` a half-size image (resized by the runner), anything else the source unchanged.
 * ``fake-weights``: needs weights from a hub id that is not on disk.
@@ -59,8 +59,14 @@ class MissingWeightsEditor(Editor):
     name = "fake-weights"
 
     def weights(self):
-        return [WeightSpec(name="Fake diffusion model", default="hf-hub:rses-tests/no-such-model",
-                           env_var="RSES_FAKE_WEIGHTS", flag="--fake-weights")]
+        return [
+            WeightSpec(
+                name="Fake diffusion model",
+                default="hf-hub:rses-tests/no-such-model",
+                env_var="RSES_FAKE_WEIGHTS",
+                flag="--fake-weights",
+            )
+        ]
 
     def edit(self, requests):
         raise AssertionError("edit must not be reached when weights are missing")
@@ -69,4 +75,3 @@ class MissingWeightsEditor(Editor):
 for _cls in (ShiftEditor, FlakyEditor, MissingWeightsEditor):
     if _cls.name not in EDITORS:
         EDITORS.register(_cls.name, _cls)
-

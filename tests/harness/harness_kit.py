@@ -31,15 +31,21 @@ def make_split(root: Path, ids: list[str], size: int = 32, targets: bool = False
         if targets and i % 2 == 0:
             files["target"] = root / "targets" / f"{sample_id}.png"
             save_image(files["target"], np.where(mask[..., None], 255 - image, image))
-        records.append(sample_record(root, sample_id, object_name="box", style=STYLES[i % len(STYLES)], **files))
+        records.append(
+            sample_record(root, sample_id, object_name="box", style=STYLES[i % len(STYLES)], **files)
+        )
     return write_manifest(root / "split.jsonl", records)
 
 
 def rses_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.Popen:
     """Start ``rses`` (with the fake editors) in a subprocess."""
     return subprocess.Popen(
-        [sys.executable, str(HARNESS / "rses_with_fakes.py"), *args], cwd=cwd,
-        env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, str(HARNESS / "rses_with_fakes.py"), *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 

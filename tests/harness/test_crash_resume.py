@@ -1,4 +1,4 @@
-"""Crash safety with real processes: SIGKILL mid-run several times, resume, compare with an uninterrupted run."""
+"""Crash safety with real processes: SIGKILL mid-run 3 times, resume, compare with an uninterrupted run."""
 
 from __future__ import annotations
 
@@ -29,19 +29,36 @@ def wait_for(condition, timeout: float = 60.0) -> None:
         time.sleep(0.02)
 
 
+@pytest.mark.slow
 def test_sigkill_resume_equals_an_uninterrupted_run_and_a_second_run_is_locked_out(split12, tmp_path):
     run_dir = tmp_path / "run"
-    args = ["eval", "--method", "fake-shift", "--split", str(split12), "--out", str(run_dir), "--metrics",
-            ",".join(METRICS), "--no-progress", "--device", "cpu"]
+    args = [
+        "eval",
+        "--method",
+        "fake-shift",
+        "--split",
+        str(split12),
+        "--out",
+        str(run_dir),
+        "--metrics",
+        ",".join(METRICS),
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
     log = tmp_path / "edits.log"
     slow = {"FAKE_EDIT_SLEEP": "0.3", "FAKE_EDIT_LOG": str(log)}
     for kill_after in (1, 5, 8):
         proc = rses_cli(*args, env=slow)
-        wait_for(lambda n=kill_after: journal_rows(run_dir) >= n or proc.poll() is not None)
+        wait_for(lambda n=kill_after, p=proc: journal_rows(run_dir) >= n or p.poll() is not None)
         if kill_after == 1:  # while it runs, a second run on the same directory stops with a clear message
-            with pytest.raises(RsesError, match=r"Another `rses eval` is already running .* \(lock .*\.lock held by pid"):
-                run_eval(RunConfig(method="fake-shift", split=str(split12), out=run_dir, metrics=METRICS),
-                         progress=False)
+            with pytest.raises(
+                RsesError, match=r"Another `rses eval` is already running .* \(lock .*\.lock held by pid"
+            ):
+                run_eval(
+                    RunConfig(method="fake-shift", split=str(split12), out=run_dir, metrics=METRICS),
+                    progress=False,
+                )
         assert proc.poll() is None, "the run ended before it was killed; slow it down"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
@@ -53,9 +70,13 @@ def test_sigkill_resume_equals_an_uninterrupted_run_and_a_second_run_is_locked_o
     assert resumed.returncode == 0, err
     assert f"{12 - rows_before} new, {rows_before} resumed" in out
 
-    run_eval(RunConfig(method="fake-shift", split=str(split12), out=tmp_path / "fresh", metrics=METRICS),
-             progress=False)
-    got, want = (pd.read_parquet(d / "samples.parquet").drop(columns=VARYING) for d in (run_dir, tmp_path / "fresh"))
+    run_eval(
+        RunConfig(method="fake-shift", split=str(split12), out=tmp_path / "fresh", metrics=METRICS),
+        progress=False,
+    )
+    got, want = (
+        pd.read_parquet(d / "samples.parquet").drop(columns=VARYING) for d in (run_dir, tmp_path / "fresh")
+    )
     pd.testing.assert_frame_equal(got, want)
     lines = (run_dir / "journal.jsonl").read_text().splitlines()
     assert sorted(json.loads(line)["sample_id"] for line in lines) == [f"s{i:02d}" for i in range(12)]

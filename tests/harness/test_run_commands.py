@@ -23,8 +23,21 @@ def two_runs(tmp_path, capsys):
     runs = []
     for method in ("fake-flaky", "fake-shift"):
         out = tmp_path / method
-        code, _, err = cli(capsys, "eval", "-m", method, "-s", str(split), "-o", str(out), "--metrics", METRICS,
-                           "--no-progress", "--device", "cpu")
+        code, _, err = cli(
+            capsys,
+            "eval",
+            "-m",
+            method,
+            "-s",
+            str(split),
+            "-o",
+            str(out),
+            "--metrics",
+            METRICS,
+            "--no-progress",
+            "--device",
+            "cpu",
+        )
         runs.append((out, code, err))
     return runs
 
@@ -53,14 +66,17 @@ def test_leaderboard_formats(two_runs, capsys, tmp_path):
     code, out, _ = cli(capsys, "leaderboard", str(flaky), str(shift), "--format", "md")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0] == ("| method | sees mask | split | n | metric backend | mse_bg ↓ | psnr_bg ↑ "
-                        "| pixel_consistency ↑ |")
+    assert lines[0] == (
+        "| method | sees mask | split | n | metric backend | mse_bg ↓ | psnr_bg ↑ | pixel_consistency ↑ |"
+    )
     assert lines[2].startswith("| fake-flaky | no | split | 6 | weight-free | 0 ± 0 |")
     code, out, _ = cli(capsys, "leaderboard", str(flaky), str(shift), "--format", "csv")
     table = pd.read_csv(io.StringIO(out))
     assert list(table["method"]) == ["fake-flaky", "fake-shift"] and list(table["n"]) == [6, 7]
     assert table.loc[0, "mse_bg_mean"] == 0.0 and {"mse_bg_ci_low", "mse_bg_ci_high"} <= set(table.columns)
-    code, _, _ = cli(capsys, "leaderboard", str(flaky), "--format", "html", "--out", str(tmp_path / "lb.html"))
+    code, _, _ = cli(
+        capsys, "leaderboard", str(flaky), "--format", "html", "--out", str(tmp_path / "lb.html")
+    )
     html = (tmp_path / "lb.html").read_text()
     assert code == 0 and html.startswith("<table") and "weight-free" in html
     code, _, err = cli(capsys, "leaderboard", str(flaky), "--format", "pdf")
@@ -72,9 +88,16 @@ def test_check_passes_then_fails_on_drift_then_update_rewrites(two_runs, capsys,
     baseline = tmp_path / "baseline.json"
     code, _, err = cli(capsys, "check", str(shift), "--baseline", str(baseline))
     assert code == 1 and "No baseline at" in err and "--update" in err
-    assert cli(capsys, "check", str(shift), "--baseline", str(baseline), "--update", "--tolerance", "0.01")[0] == 0
+    assert (
+        cli(capsys, "check", str(shift), "--baseline", str(baseline), "--update", "--tolerance", "0.01")[0]
+        == 0
+    )
     saved = json.loads(baseline.read_text())
-    assert saved["tolerance"] == 0.01 and saved["method"] == "fake-shift" and len(saved["split_manifest_sha256"]) == 64
+    assert (
+        saved["tolerance"] == 0.01
+        and saved["method"] == "fake-shift"
+        and len(saved["split_manifest_sha256"]) == 64
+    )
     assert {"rses_version", "date", "command", "metrics"} <= set(saved)
     assert set(saved["metrics"]) == {"mse_bg", "pixel_consistency", "psnr_bg"}
     code, out, _ = cli(capsys, "check", str(shift), "--baseline", str(baseline))
@@ -107,8 +130,20 @@ def test_ls_lists_editors_metrics_and_splits(capsys):
 
 def test_eval_missing_weights_is_one_clear_line(tmp_path, capsys):
     split = make_split(tmp_path / "split", ["a"])
-    code, _, err = cli(capsys, "eval", "-m", "fake-weights", "-s", str(split), "-o", str(tmp_path / "r"),
-                       "--metrics", "mse_bg", "--device", "cpu")
+    code, _, err = cli(
+        capsys,
+        "eval",
+        "-m",
+        "fake-weights",
+        "-s",
+        str(split),
+        "-o",
+        str(tmp_path / "r"),
+        "--metrics",
+        "mse_bg",
+        "--device",
+        "cpu",
+    )
     assert code == 1 and "rses-tests/no-such-model" in err and "Traceback" not in err
 
 
@@ -123,7 +158,10 @@ def test_paired_bootstrap_and_win_rate_exact_values():
     assert paired_bootstrap(np.array([1.0, 2.0]), np.array([2.0, 3.0])) == (1.0, 1.0, 1.0)
     diff, low, high = paired_bootstrap(np.zeros(50), np.arange(50.0))
     assert diff == 24.5 and low < 24.5 < high
-    assert win_rate(np.array([1.0, 1.0, 1.0, 1.0]), np.array([0.0, 1.0, 2.0, 3.0]), higher_is_better=False) == 0.375
+    assert (
+        win_rate(np.array([1.0, 1.0, 1.0, 1.0]), np.array([0.0, 1.0, 2.0, 3.0]), higher_is_better=False)
+        == 0.375
+    )
     assert np.isnan(win_rate(np.array([]), np.array([]), True))
     assert bootstrap_ci(np.array([2.0])) == (2.0, 2.0)
 

@@ -21,7 +21,9 @@ VARYING = ["edit_seconds", "score_seconds", "cached"]
 
 
 def run(split, out, method="fake-shift", **kw):
-    return run_eval(RunConfig(method=method, split=str(split), out=out, metrics=METRICS, **kw), progress=False)
+    return run_eval(
+        RunConfig(method=method, split=str(split), out=out, metrics=METRICS, **kw), progress=False
+    )
 
 
 def table(out) -> pd.DataFrame:
@@ -43,7 +45,9 @@ def test_full_run_writes_the_run_directory_contract(split12, tmp_path):
     np.testing.assert_array_equal(load_image(tmp_path / "run" / first["output_path"]), source + shift)
     assert first["mse_bg"] == pytest.approx((shift / 255) ** 2)
     assert first["pixel_consistency"] == (1.0 if shift <= 2 else 0.0)
-    assert pd.read_csv(tmp_path / "run" / "samples.csv")["sample_id"].tolist() == samples["sample_id"].tolist()
+    assert (
+        pd.read_csv(tmp_path / "run" / "samples.csv")["sample_id"].tolist() == samples["sample_id"].tolist()
+    )
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert set(summary) == set(METRICS)
     assert summary["mse_bg"]["n"] == 12
@@ -94,8 +98,9 @@ def test_resume_skips_recorded_samples_and_ignores_a_torn_line(split12, tmp_path
     lines = (tmp_path / "run" / "journal.jsonl").read_text().splitlines()
     assert len(lines) == 12 and len({json.loads(line)["sample_id"] for line in lines}) == 12
     run(split12, tmp_path / "full")
-    pd.testing.assert_frame_equal(table(tmp_path / "run").drop(columns=VARYING),
-                                  table(tmp_path / "full").drop(columns=VARYING))
+    pd.testing.assert_frame_equal(
+        table(tmp_path / "run").drop(columns=VARYING), table(tmp_path / "full").drop(columns=VARYING)
+    )
     assert json.loads((tmp_path / "run" / "run.json").read_text())["n_sessions"] == 2
 
 
@@ -112,7 +117,9 @@ def test_failing_samples_become_failed_rows_and_the_run_goes_on(tmp_path):
     assert (result.n_ok, result.n_failed) == (3, 3)
     rows = table(tmp_path / "run").set_index("sample_id")
     assert rows.loc["raise-2", "error"] == "RuntimeError: fake failure on raise-2"
-    assert rows.loc["nan-3", "error"] == "InvalidSampleError: Editor returned NaN/inf values for sample 'nan-3'."
+    assert (
+        rows.loc["nan-3", "error"] == "InvalidSampleError: Editor returned NaN/inf values for sample 'nan-3'."
+    )
     assert "returned shape (32, 32) for sample 'shape-4'" in rows.loc["shape-4", "error"]
     assert rows.loc[["raise-2", "nan-3", "shape-4"], "mse_bg"].isna().all()
     small = rows.loc["small-5"]
@@ -132,8 +139,14 @@ def test_retry_failed_reruns_only_the_failed_samples(tmp_path):
 
 
 def test_shards_are_disjoint_and_cover_the_split(split12, tmp_path):
-    parts = [set(table(run(split12, tmp_path / f"s{i}", shard=(i, 3), limit=11).run_dir)
-                 .query("status == 'ok'")["sample_id"]) for i in range(3)]
+    parts = [
+        set(
+            table(run(split12, tmp_path / f"s{i}", shard=(i, 3), limit=11).run_dir).query("status == 'ok'")[
+                "sample_id"
+            ]
+        )
+        for i in range(3)
+    ]
     assert [len(p) for p in parts] == [4, 4, 3]
     assert set.union(*parts) == {f"s{i:02d}" for i in range(11)} and sum(map(len, parts)) == 11
     # shards sharing one directory merge into the same table as an unsharded run
@@ -141,8 +154,9 @@ def test_shards_are_disjoint_and_cover_the_split(split12, tmp_path):
         last = run(split12, tmp_path / "shared", shard=(i, 3))
     assert last.complete
     run(split12, tmp_path / "whole")
-    pd.testing.assert_frame_equal(table(tmp_path / "shared").drop(columns=VARYING),
-                                  table(tmp_path / "whole").drop(columns=VARYING))
+    pd.testing.assert_frame_equal(
+        table(tmp_path / "shared").drop(columns=VARYING), table(tmp_path / "whole").drop(columns=VARYING)
+    )
 
 
 def test_ranks_split_the_samples_and_rank_0_merges(split12, tmp_path, monkeypatch):
@@ -162,7 +176,9 @@ def test_ranks_split_the_samples_and_rank_0_merges(split12, tmp_path, monkeypatc
 
 def test_a_locked_run_directory_stops_a_second_run(split12, tmp_path):
     with dir_lock(tmp_path / "run" / ".lock", "test"):
-        with pytest.raises(RsesError, match=r"Another `rses eval` is already running .* pass a different --out"):
+        with pytest.raises(
+            RsesError, match=r"Another `rses eval` is already running .* pass a different --out"
+        ):
             run(split12, tmp_path / "run")
 
 
@@ -187,8 +203,10 @@ def test_editor_config_overrides_are_checked(split12, tmp_path):
 
 def test_target_metrics_are_nan_without_a_target_and_the_sample_stays_ok(tmp_path):
     split = make_split(tmp_path / "split", ["a", "b", "c"], targets=True)
-    result = run_eval(RunConfig(method="fake-flaky", split=str(split), out=tmp_path / "run", metrics="pixel"),
-                      progress=False)
+    result = run_eval(
+        RunConfig(method="fake-flaky", split=str(split), out=tmp_path / "run", metrics="pixel"),
+        progress=False,
+    )
     assert (result.n_ok, result.n_failed) == (3, 0)
     rows = table(tmp_path / "run").set_index("sample_id")
     assert np.isnan(rows.loc["b", "mse_in"]) and np.isnan(rows.loc["b", "rses_ref"])  # b has no target
