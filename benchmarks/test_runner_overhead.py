@@ -1,10 +1,16 @@
 """The runner's overhead over bare editor + metric calls on the same samples (target: < 10 %).
 
-The bare loop loads each sample, calls ``editor.edit`` and ``RSES.score``; the runner adds the edit cache
-(PNG write), the run directory copy, the fsynced journal row, the progress bar and the final tables.
-Both are timed warm (imports and model set-up done), best of ``ROUNDS``, with a fresh cache and run directory
-for every runner round so every edit is really computed. The split is the built-in ``test`` split when it
-is installed, else 16 skimage photos at full size with box masks.
+Two figures, both warm (imports and model set-up done), with a fresh cache and run directory per runner
+round so every edit is really computed:
+
+* accounted (asserted): the runner's wall time minus the editor and metric time it recorded per sample
+  (``edit_seconds`` + ``score_seconds``), over that editor + metric time: loading, the edit cache (PNG write),
+  the fsynced journal, the progress bar, split loading and the final tables. Same process, same run, so
+  it does not move with the load of a shared machine.
+* A/B (reported): best of ``ROUNDS`` runner runs over best of ``ROUNDS`` bare loops (load each sample, call
+  ``editor.edit`` and ``RSES.score``); noisy on a busy machine.
+
+The split is the built-in ``test`` split when installed, else 16 skimage photos at full size with box masks.
 
 Run: ``pytest benchmarks/test_runner_overhead.py --benchmark-enable -s``.
 """
@@ -14,6 +20,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 from skimage import data as skdata
 
@@ -81,26 +88,28 @@ def _runner(split_spec: str, root, index: int) -> None:
         progress=True,
     )
     assert result.n_new == result.n_ok == LIMIT
-
-
-def _best(fn, *args) -> float:
-    start = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - start
+    return pd.read_parquet(result.run_dir / "samples.parquet")
 
 
 def test_runner_overhead_under_10_percent(benchmark, split_spec, tmp_path, monkeypatch):
     monkeypatch.setenv("RSES_CACHE_DIR", str(tmp_path))
     _bare(split_spec), _runner(split_spec, tmp_path, 99)  # warm-up: imports, first-call costs
-    bare, runner = [], []
+    bare, runner, accounted = [], [], []
     for i in range(ROUNDS):
-        bare.append(_best(_bare, split_spec))
-        runner.append(_best(_runner, split_spec, tmp_path, i))
-    overhead = min(runner) / min(bare) - 1.0
-    benchmark.extra_info.update(bare_s=min(bare), runner_s=min(runner), overhead=overhead, split=split_spec)
+        start = time.perf_counter()
+        _bare(split_spec)
+        bare.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        samples = _runner(split_spec, tmp_path, i)
+        runner.append(time.perf_counter() - start)
+        work = float(samples["edit_seconds"].sum() + samples["score_seconds"].sum())
+        accounted.append(runner[-1] / work - 1.0)
+    ab = min(runner) / min(bare) - 1.0
+    benchmark.extra_info.update(bare_s=min(bare), runner_s=min(runner), ab=ab, accounted=min(accounted))
     benchmark.pedantic(_runner, args=(split_spec, tmp_path, 100), rounds=1, iterations=1)
     print(
         f"\nsplit={split_spec!r} samples={LIMIT} bare={min(bare):.3f}s runner={min(runner):.3f}s "
-        f"overhead={100 * overhead:+.1f}%"
+        f"A/B overhead={100 * ab:+.1f}% accounted overhead={100 * min(accounted):+.1f}% "
+        f"(rounds: {', '.join(f'{100 * a:+.1f}%' for a in accounted)})"
     )
-    assert overhead < 0.10
+    assert min(accounted) < 0.10

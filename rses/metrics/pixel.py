@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 
 from rses.errors import UsageError
 from rses.metrics.regions import masked_mean
@@ -51,19 +49,25 @@ def ssim_map(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch
     """Per-pixel, per-channel SSIM map ``(C, H, W)``, as :func:`skimage.metrics.structural_similarity`.
 
     Same settings as scikit-image's defaults: 7x7 uniform window, sample covariance, K1 = 0.01, K2 = 0.03,
-    symmetric ('reflect' in SciPy) borders; computed in float64.
+    symmetric ('reflect' in SciPy) borders; computed in float64 with cumulative-sum box filters.
     """
-    pad = SSIM_WIN // 2
-    h, w = x.shape[-2:]
-    rows = torch.from_numpy(np.pad(np.arange(h), pad, mode="symmetric"))
-    cols = torch.from_numpy(np.pad(np.arange(w), pad, mode="symmetric"))
     x, y = x.double(), y.double()
-    stack = torch.stack([x, y, x * x, y * y, x * y])[..., rows, :][..., cols]
-    ux, uy, uxx, uyy, uxy = F.avg_pool2d(stack, SSIM_WIN, stride=1)
+    ux, uy, uxx, uyy, uxy = _box_filter(torch.stack([x, y, x * x, y * y, x * y]), SSIM_WIN)
     cov_norm = SSIM_WIN**2 / (SSIM_WIN**2 - 1)
     vx, vy, vxy = cov_norm * (uxx - ux * ux), cov_norm * (uyy - uy * uy), cov_norm * (uxy - ux * uy)
     c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
     return ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
+
+
+def _box_filter(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Mean over a ``size`` x ``size`` window with symmetric borders (SciPy's 'reflect'), via cumulative sums."""
+    pad = size // 2
+    for dim in (-2, -1):
+        n = x.shape[dim]
+        x = torch.cat([x.narrow(dim, 0, pad).flip(dim), x, x.narrow(dim, n - pad, pad).flip(dim)], dim)
+        c = torch.nn.functional.pad(x.cumsum(dim), (1, 0) if dim == -1 else (0, 0, 1, 0))
+        x = (c.narrow(dim, size, n) - c.narrow(dim, 0, n)) / size
+    return x
 
 
 def ssim_bg(source: torch.Tensor, edited: torch.Tensor, region: torch.Tensor) -> float:
