@@ -169,7 +169,12 @@ def read_manifest(path: str | Path, name: str | None = None, verify: bool = True
     samples: list[Sample] = []
     first_line: dict[str, int] = {}
     hashes: dict[Path, str] = {}
-    for lineno, line in enumerate(raw.decode("utf-8").splitlines(), start=1):
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise InvalidSampleError(f"Line {line} of {path} is not UTF-8 text ({err.reason}); save it as UTF-8.") from None
+    for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         sample = _parse_line(line, lineno, path, root)
@@ -210,13 +215,17 @@ def _parse_line(line: str, lineno: int, path: Path, root: Path) -> Sample:
             raise InvalidSampleError(
                 f"Sample {sample_id!r}: {key!r} must be a non-empty string, got {record[key]!r}."
             )
+    if record.get("prompt") is not None and not isinstance(record["prompt"], str):
+        raise InvalidSampleError(f"Sample {sample_id!r}: 'prompt' must be a string, got {record['prompt']!r}.")
     if not isinstance(record["sha256"], dict):
         raise InvalidSampleError(f"Sample {sample_id!r}: 'sha256' must map file keys to hex digests.")
     files = {
-        key: _inside(root, record[key], sample_id, key) for key in FILE_KEYS if record.get(key) is not None
+        key: _inside(root, record.get(key), sample_id, key)
+        for key in FILE_KEYS
+        if key != "target" or record.get(key) is not None
     }
     for key in files:
-        if key not in record["sha256"]:
+        if not isinstance(record["sha256"].get(key), str):
             raise InvalidSampleError(
                 f"Sample {sample_id!r}: no sha256 for its {key}; rewrite the manifest with "
                 "rses.data.manifest.write_manifest (it hashes every file)."
@@ -236,7 +245,7 @@ def _parse_line(line: str, lineno: int, path: Path, root: Path) -> Sample:
 
 def _inside(root: Path, rel: Any, sample_id: str, key: str) -> Path:
     """``root / rel`` resolved (symlinks followed); refuses anything that ends up outside ``root``."""
-    if not isinstance(rel, str) or not rel:
+    if not isinstance(rel, str) or not rel or "\0" in rel:
         raise InvalidSampleError(f"Sample {sample_id!r}: {key} must be a relative path string, got {rel!r}.")
     resolved = (root / rel).resolve()
     if not resolved.is_relative_to(root):

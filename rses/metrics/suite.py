@@ -34,7 +34,14 @@ from rses.metrics.inputs import PreparedSample, prepare_sample
 from rses.metrics.leakage import background_image
 from rses.metrics.lpips_bg import to_lpips_range
 from rses.metrics.regions import background_region, masked_mean
-from rses.metrics.rses_score import LPIPS_CEILING, PSNR_CEIL, PSNR_FLOOR, RSES_GAIN_SCALE, rses_ref_score, rses_score
+from rses.metrics.rses_score import (
+    LPIPS_CEILING,
+    PSNR_CEIL,
+    PSNR_FLOOR,
+    RSES_GAIN_SCALE,
+    rses_ref_score,
+    rses_score,
+)
 from rses.metrics.rsm import RSM_PADDING, STYLE_TEMPLATE, object_crop, rsm_from_embeddings, style_text
 from rses.weights import WeightSpec
 
