@@ -17,7 +17,7 @@ import numpy as np
 
 from regionroute.experts import STYLES, add_expert, experts_of, load_expert, route_style
 from rses.editing import Editor, EditRequest
-from rses.weights import WeightSpec, resolve_weights
+from rses.weights import WeightSpec, pickle_allowed, resolve_weights
 
 KONTEXT_SPEC = WeightSpec(
     name="FLUX.1-Kontext-dev",
@@ -76,7 +76,9 @@ class RegionRouteEditor(Editor):
             from diffusers import FluxKontextPipeline
 
             base = resolve_weights(KONTEXT_SPEC, cfg.base)
-            pipe = FluxKontextPipeline.from_pretrained(base, torch_dtype=getattr(torch, cfg.dtype))
+            pipe = FluxKontextPipeline.from_pretrained(
+                base, torch_dtype=getattr(torch, cfg.dtype), use_safetensors=not pickle_allowed()
+            )
         if self.smoke and cfg.experts is None:
             for style in cfg.styles:
                 add_expert(pipe.transformer, style)

@@ -15,12 +15,11 @@ import pandas as pd
 
 from rses.compare import higher_is_better
 from rses.errors import UsageError
+from rses.metrics.catalog import COMBINED
 from rses.report.runs import metric_backend
 from rses.results import Run
 
 FORMATS = ("md", "csv", "html")
-#: Combined scores, in order of preference for sorting.
-COMBINED = ("rses", "rses_ref")
 
 
 def combined_metric(metrics: Sequence[str]) -> str | None:

@@ -97,6 +97,8 @@ class RunConfig:
         metrics: metric names or groups, as ``rses.metrics.select_metrics`` takes them.
         smoke: tiny random-weight models of the test kit (numbers are not meaningful).
         editor_config: overrides of the editor's ``Config`` fields.
+        clip_weights: CLIP checkpoint reference for the learned metrics (default: ``RSES_CLIP_WEIGHTS`` or the hub).
+        lpips_weights: LPIPS backbone reference (default: ``RSES_LPIPS_WEIGHTS`` or the torchvision cache).
         retry_failed: on resume, run the samples recorded as failed again.
         command: the command line, recorded in run.json.
     """
@@ -112,6 +114,8 @@ class RunConfig:
     metrics: str | Sequence[str] = "all"
     smoke: bool = False
     editor_config: dict[str, Any] = field(default_factory=dict)
+    clip_weights: str | None = None
+    lpips_weights: str | None = None
     retry_failed: bool = False
     command: str = ""
 
@@ -502,7 +506,13 @@ def _metric_setup(cfg: RunConfig, device: str):
 
     names = select_metrics(cfg.metrics)
     info = {name: _as_dict(METRICS[name]) for name in names}
-    return names, info, lambda: RSES(metrics=names, device=device, smoke=cfg.smoke)
+    return names, info, lambda: RSES(
+        metrics=names,
+        device=device,
+        smoke=cfg.smoke,
+        clip_weights=cfg.clip_weights,
+        lpips_weights=cfg.lpips_weights,
+    )
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:

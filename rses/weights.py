@@ -77,15 +77,28 @@ def pickle_allowed(allow_pickle: bool = False) -> bool:
 
 
 def check_safe_format(path: Path, allow_pickle: bool = False) -> None:
-    """Refuse a pickle-format file unless the user opted in; pickle files can run arbitrary code.
+    """Refuse pickle weights unless the user opted in; pickle files can run arbitrary code when loaded.
+
+    A file is refused when it is a pickle checkpoint; a directory (a diffusers folder, a hub snapshot) when
+    some folder in it holds pickle checkpoints and no ``.safetensors`` file to load instead.
 
     Raises:
-        UnsafeWeightsError: ``path`` is a pickle checkpoint and pickle was not allowed.
+        UnsafeWeightsError: pickle weights and pickle was not allowed.
     """
-    if path.is_file() and path.suffix.lower() in PICKLE_SUFFIXES and not pickle_allowed(allow_pickle):
+    if pickle_allowed(allow_pickle):
+        return
+    if path.is_file() and path.suffix.lower() in PICKLE_SUFFIXES:
+        pickles = [path]
+    elif path.is_dir():
+        folders = {p.parent for p in path.rglob("*") if p.suffix.lower() in PICKLE_SUFFIXES}
+        pickles = sorted(f for f in folders if not any(f.glob("*.safetensors")))
+    else:
+        pickles = []
+    if pickles:
         raise UnsafeWeightsError(
-            f"Refusing to load pickle checkpoint {path}: pickle files can execute code when loaded. "
-            "Convert it to .safetensors, or opt in with --allow-pickle / RSES_ALLOW_PICKLE=1 if you trust it."
+            f"Refusing to load pickle checkpoint(s) in {', '.join(map(str, pickles[:3]))}: pickle files can "
+            "execute code when loaded. Convert them to .safetensors, or opt in with --allow-pickle / "
+            "RSES_ALLOW_PICKLE=1 if you trust them."
         )
 
 

@@ -92,6 +92,15 @@ def eval_command(
         False, "--smoke", help="Tiny random-weight models: exercises the code, numbers are not meaningful."
     ),
     config: Path | None = typer.Option(None, "--config", help="JSON file of editor config overrides."),
+    weights: str | None = typer.Option(
+        None, "--weights", help="The editor's weights: hub id or local directory (sets its `weights` config field)."
+    ),
+    clip_weights: str | None = typer.Option(
+        None, "--clip-weights", help="CLIP checkpoint for the clip metrics (or RSES_CLIP_WEIGHTS)."
+    ),
+    lpips_weights: str | None = typer.Option(
+        None, "--lpips-weights", help="LPIPS backbone state dict for the lpips metrics (or RSES_LPIPS_WEIGHTS)."
+    ),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="On resume, rerun samples that failed."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
 ) -> None:
@@ -114,7 +123,9 @@ def eval_command(
         seed=seed,
         metrics=_metric_spec(metrics),
         smoke=smoke,
-        editor_config=_editor_overrides(config),
+        editor_config=_editor_overrides(config) | ({"weights": weights} if weights else {}),
+        clip_weights=clip_weights,
+        lpips_weights=lpips_weights,
         retry_failed=retry_failed,
         command=_command_line(),
     )

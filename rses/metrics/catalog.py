@@ -28,6 +28,7 @@ class MetricInfo:
     description: str
     needs: frozenset[str] = frozenset()
     needs_target: bool = False
+    combined: bool = False
 
 
 _INF = float("inf")
@@ -42,7 +43,7 @@ METRICS: dict[str, MetricInfo] = {m.name: m for m in [
     MetricInfo("ref_gain", "pixel", True, 0.0, 1.0, "share of the source-to-target distance covered inside the mask",
                needs_target=True),
     MetricInfo("rses_ref", "pixel", True, 0.0, 1.0, "weight-free RSES: sqrt(ref_gain * PSNR_bg preservation)",
-               needs_target=True),
+               needs_target=True, combined=True),
     MetricInfo("lpips_bg", "lpips", False, 0.0, _INF, "spatial LPIPS averaged over the background", _LPIPS),
     MetricInfo("lpips_in", "lpips", False, 0.0, _INF, "spatial LPIPS inside the mask vs the pseudo-GT target", _LPIPS,
                needs_target=True),
@@ -50,8 +51,11 @@ METRICS: dict[str, MetricInfo] = {m.name: m for m in [
     MetricInfo("rsm_strict", "clip", True, 0.0, 1.0, "RSM with the background inside the crop greyed out", _CLIP),
     MetricInfo("rsm_gain", "clip", True, -1.0, 1.0, "RSM(edited) - RSM(source)", _CLIP),
     MetricInfo("style_leakage", "clip", False, -1.0, 1.0, "background style similarity, edited minus source", _CLIP),
-    MetricInfo("rses", "clip", True, 0.0, 1.0, "RSES: sqrt(style success from RSM gain * (1 - LPIPS_bg / 0.5))", _BOTH),
+    MetricInfo("rses", "clip", True, 0.0, 1.0, "RSES: sqrt(style success from RSM gain * (1 - LPIPS_bg / 0.5))", _BOTH,
+               combined=True),
 ]}
+#: The combined scores, learned ones first: tables sort by the first one a run has.
+COMBINED = tuple(sorted((m.name for m in METRICS.values() if m.combined), key=lambda n: not METRICS[n].needs))
 GROUPS = ("pixel", "lpips", "clip")
 
 

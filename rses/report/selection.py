@@ -19,14 +19,13 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from rses.errors import UsageError
+from rses.metrics.catalog import COMBINED
 
 #: Style-success metrics in order of preference: the RSM gain over the source, RSM itself, then the
 #: weight-free ones that compare the object with the pseudo-GT target (``ref_gain``, ``ssim_in``).
 STYLE_METRICS = ("rsm_gain", "rsm", "ref_gain", "ssim_in")
 #: Background-distortion metrics in order of preference: LPIPS_bg, then the weight-free MSE_bg.
 BACKGROUND_METRICS = ("lpips_bg", "mse_bg")
-#: Per-sample combined RSES scores in order of preference (CLIP + LPIPS, then the weight-free variant).
-COMBINED_METRICS = ("rses", "rses_ref")
 
 
 def pick_metric(directions: Mapping[str, bool], preferred: Sequence[str], higher_is_better: bool) -> str:
@@ -60,10 +59,10 @@ def sample_score(
 ) -> tuple[pd.Series, str]:
     """The score that orders samples best to worst, and its description.
 
-    The run's own combined RSES metric when it was scored (see :data:`COMBINED_METRICS`), else
+    The run's own combined RSES metric when it was scored (see :data:`COMBINED`), else
     :func:`combined_score` of the style metric ``x`` and the background metric ``y``.
     """
-    for name in COMBINED_METRICS:
+    for name in COMBINED:
         if name in directions and name in samples.columns:
             scores = samples[name] if directions[name] else -samples[name]
             return scores, f"the per-sample {name} metric"

@@ -64,3 +64,10 @@ def test_builtin_editor_names_are_registered_without_importing_them():
     for name in ("identity", "global-style", "paste-style", "clone-style", "kontext", "instructpix2pix",
                  "inpaint", "regionroute"):
         assert name in EDITORS
+
+
+def test_editor_names_never_import_arbitrary_modules():
+    """Only registered names and installed entry points load; a 'module:Object' string is not a name."""
+    for name in ("os:system", "subprocess:run", "baselines.reference:IdentityEditor"):
+        with pytest.raises(UsageError, match="Unknown editor"):
+            EDITORS.get(name)

@@ -128,3 +128,18 @@ def test_sha256_is_checked_for_single_files(hub, tmp_path):
     bad = WeightSpec(name="Demo", default="org/demo", sha256="0" * 64)
     with pytest.raises(WeightsNotFoundError, match="expected 0000"):
         resolve_weights(bad, str(ckpt))
+
+
+def test_folder_with_only_pickle_weights_is_refused_before_loading(hub, tmp_path, monkeypatch):
+    pipeline = tmp_path / "pipeline"
+    (pipeline / "unet").mkdir(parents=True)
+    (pipeline / "vae").mkdir()
+    (pipeline / "unet" / "diffusion_pytorch_model.bin").write_bytes(b"pickle")
+    (pipeline / "vae" / "diffusion_pytorch_model.safetensors").write_bytes(b"")
+    with pytest.raises(UnsafeWeightsError, match=r"pickle checkpoint\(s\) in .*unet"):
+        resolve_weights(SPEC, str(pipeline))
+    (pipeline / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"")
+    assert resolve_weights(SPEC, str(pipeline)) == pipeline  # safetensors beside it: that is what loads
+    monkeypatch.setenv("RSES_ALLOW_PICKLE", "1")
+    (pipeline / "unet" / "diffusion_pytorch_model.safetensors").unlink()
+    assert resolve_weights(SPEC, str(pipeline)) == pipeline
