@@ -92,8 +92,10 @@ def target_size(height: int, width: int, resolution: int, multiple: int = SIZE_M
         (64, 64)
     """
     scale = resolution / math.sqrt(height * width)
-    return (max(multiple, round(height * scale / multiple) * multiple),
-            max(multiple, round(width * scale / multiple) * multiple))
+    return (
+        max(multiple, round(height * scale / multiple) * multiple),
+        max(multiple, round(width * scale / multiple) * multiple),
+    )
 
 
 def to_uint8(images: np.ndarray) -> list[np.ndarray]:
@@ -140,23 +142,34 @@ class DiffusionEditor(Editor):
         if cfg.offload not in OFFLOAD_MODES:
             raise UsageError(f"{self.name}: offload must be one of {OFFLOAD_MODES}, got {cfg.offload!r}.")
         if cfg.offload != "none" and str(self.device).startswith("cpu"):
-            raise UsageError(f"{self.name}: offload={cfg.offload!r} moves models to a GPU; it needs a GPU "
-                             f"device, got device={self.device!r}. Use offload='none' on CPU.")
+            raise UsageError(
+                f"{self.name}: offload={cfg.offload!r} moves models to a GPU; it needs a GPU "
+                f"device, got device={self.device!r}. Use offload='none' on CPU."
+            )
         if cfg.resolution < SIZE_MULTIPLE or cfg.num_inference_steps < 1:
-            raise UsageError(f"{self.name}: resolution must be >= {SIZE_MULTIPLE} and num_inference_steps "
-                             f">= 1, got {cfg.resolution} and {cfg.num_inference_steps}.")
+            raise UsageError(
+                f"{self.name}: resolution must be >= {SIZE_MULTIPLE} and num_inference_steps "
+                f">= 1, got {cfg.resolution} and {cfg.num_inference_steps}."
+            )
         try:
             self.config.prompt_template.format(prompt="", object="", style="")
         except (KeyError, IndexError) as err:
-            raise UsageError(f"{self.name}: prompt_template {cfg.prompt_template!r} uses an unknown field "
-                             f"{err}; the fields are {{prompt}}, {{object}} and {{style}}.") from None
+            raise UsageError(
+                f"{self.name}: prompt_template {cfg.prompt_template!r} uses an unknown field "
+                f"{err}; the fields are {{prompt}}, {{object}} and {{style}}."
+            ) from None
 
     # --- weights and loading -------------------------------------------------------------------------------
 
     def weight_spec(self) -> WeightSpec:
         """Where this editor's pipeline weights come from, and how a user points elsewhere."""
-        return WeightSpec(name=self.model_name, default=self.default_weights, env_var=self.weights_env,
-                          flag="--weights", allow_patterns=SNAPSHOT_PATTERNS)
+        return WeightSpec(
+            name=self.model_name,
+            default=self.default_weights,
+            env_var=self.weights_env,
+            flag="--weights",
+            allow_patterns=SNAPSHOT_PATTERNS,
+        )
 
     def weights(self) -> list[WeightSpec]:
         """The pipeline weights; none in smoke mode (the tiny random-weight pipeline is built instead)."""
@@ -207,7 +220,8 @@ class DiffusionEditor(Editor):
 
             folder = self.weights_dir()
             pipe = getattr(diffusers, self.pipeline_class).from_pretrained(
-                folder, use_safetensors=not pickle_allowed(), dtype=self.torch_dtype())
+                folder, use_safetensors=not pickle_allowed(), dtype=self.torch_dtype()
+            )
         pipe.set_progress_bar_config(disable=True)
         if self.config.vae_tiling:
             pipe.vae.enable_tiling()
@@ -226,11 +240,13 @@ class DiffusionEditor(Editor):
 
     def build_prompt(self, request: EditRequest) -> str:
         """The instruction for ``request``: ``config.prompt_template`` with its fields filled in."""
-        return self.config.prompt_template.format(prompt=request.prompt, object=request.object_name,
-                                                  style=request.style)
+        return self.config.prompt_template.format(
+            prompt=request.prompt, object=request.object_name, style=request.style
+        )
 
-    def pipeline_kwargs(self, requests: Sequence[EditRequest], images: list[Image.Image],
-                        size: tuple[int, int]) -> dict[str, Any]:
+    def pipeline_kwargs(
+        self, requests: Sequence[EditRequest], images: list[Image.Image], size: tuple[int, int]
+    ) -> dict[str, Any]:
         """Pipeline arguments for one same-size group; they extend (and may override) the shared ones."""
         raise NotImplementedError
 

@@ -59,14 +59,22 @@ class InpaintEditor(DiffusionEditor):
     tiny_pipeline = "tiny_inpaint_pipeline"
     preferred_dtype = "float16"
 
-    def pipeline_kwargs(self, requests: Sequence[EditRequest], images: list[Image.Image],
-                        size: tuple[int, int]) -> dict[str, Any]:
+    def pipeline_kwargs(
+        self, requests: Sequence[EditRequest], images: list[Image.Image], size: tuple[int, int]
+    ) -> dict[str, Any]:
         masks = []
         for request in requests:
             if request.mask is None:
-                raise InvalidSampleError(f"Sample {request.sample_id!r}: the inpaint editor needs the object "
-                                         "mask, but the request has none.")
+                raise InvalidSampleError(
+                    f"Sample {request.sample_id!r}: the inpaint editor needs the object "
+                    "mask, but the request has none."
+                )
             masks.append(Image.fromarray(resize(np.asarray(request.mask, np.uint8) * 255, size)))
         height, width = size
-        return {"image": images, "mask_image": masks, "height": height, "width": width,
-                "strength": self.config.strength}
+        return {
+            "image": images,
+            "mask_image": masks,
+            "height": height,
+            "width": width,
+            "strength": self.config.strength,
+        }

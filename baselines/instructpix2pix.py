@@ -52,7 +52,8 @@ class InstructPix2PixEditor(DiffusionEditor):
     tiny_pipeline = "tiny_instruct_pix2pix_pipeline"
     preferred_dtype = "float16"
 
-    def pipeline_kwargs(self, requests: Sequence[EditRequest], images: list[Image.Image],
-                        size: tuple[int, int]) -> dict[str, Any]:
+    def pipeline_kwargs(
+        self, requests: Sequence[EditRequest], images: list[Image.Image], size: tuple[int, int]
+    ) -> dict[str, Any]:
         # the pipeline works at the image's own size, which the base class already made a multiple of 16
         return {"image": images, "image_guidance_scale": self.config.image_guidance_scale}

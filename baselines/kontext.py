@@ -51,9 +51,16 @@ class KontextEditor(DiffusionEditor):
     tiny_pipeline = "tiny_kontext_pipeline"
     preferred_dtype = "bfloat16"
 
-    def pipeline_kwargs(self, requests: Sequence[EditRequest], images: list[Image.Image],
-                        size: tuple[int, int]) -> dict[str, Any]:
+    def pipeline_kwargs(
+        self, requests: Sequence[EditRequest], images: list[Image.Image], size: tuple[int, int]
+    ) -> dict[str, Any]:
         height, width = size
         # the working size is chosen here; stop Kontext from snapping to its own preferred resolutions
-        return {"image": images, "height": height, "width": width, "max_area": height * width,
-                "_auto_resize": False, "max_sequence_length": self.config.max_sequence_length}
+        return {
+            "image": images,
+            "height": height,
+            "width": width,
+            "max_area": height * width,
+            "_auto_resize": False,
+            "max_sequence_length": self.config.max_sequence_length,
+        }

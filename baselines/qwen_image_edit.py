@@ -44,9 +44,15 @@ class QwenImageEditEditor(DiffusionEditor):
     weights_env = "RSES_QWEN_IMAGE_EDIT_WEIGHTS"
     preferred_dtype = "bfloat16"
 
-    def pipeline_kwargs(self, requests: Sequence[EditRequest], images: list[Image.Image],
-                        size: tuple[int, int]) -> dict[str, Any]:
+    def pipeline_kwargs(
+        self, requests: Sequence[EditRequest], images: list[Image.Image], size: tuple[int, int]
+    ) -> dict[str, Any]:
         height, width = size
-        return {"image": images, "height": height, "width": width, "guidance_scale": None,
-                "true_cfg_scale": self.config.guidance_scale,
-                "negative_prompt": [self.config.negative_prompt] * len(requests)}
+        return {
+            "image": images,
+            "height": height,
+            "width": width,
+            "guidance_scale": None,
+            "true_cfg_scale": self.config.guidance_scale,
+            "negative_prompt": [self.config.negative_prompt] * len(requests),
+        }

@@ -85,8 +85,11 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--iters", type=int, default=3)
     ap.add_argument("--layers", type=int, nargs=2, metavar=("DOUBLE", "SINGLE"), help="override block counts")
-    ap.add_argument("--cudnn-sdpa", action="store_true",
-                    help="allow PyTorch's cuDNN attention (its backward failed on an H200 with torch 2.11)")
+    ap.add_argument(
+        "--cudnn-sdpa",
+        action="store_true",
+        help="allow PyTorch's cuDNN attention (its backward failed on an H200 with torch 2.11)",
+    )
     ap.add_argument("--no-probe-layers", action="store_true", help="keep diffusers' default processors")
     args = ap.parse_args()
     out = Path(args.out)

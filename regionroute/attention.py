@@ -9,7 +9,8 @@ forward gets ``joint_attention_kwargs={"style_probe": probe}`` it additionally c
 for the noisy *target* image queries ``n < N`` (text first, then target, then Kontext context tokens), over
 the sample's text keys ``j < T``, read at *that sample's own* style-word tokens ``idx[b]`` (padded, with
 ``valid[b]``); or, with ``softmax_over="style"``, the softmax over those style keys only (the public code's
-definition). No softmax over a batch union and no cross-talk. Queries and keys are taken after q/k RMSNorm and RoPE, as in the public code.
+definition). No softmax over a batch union and no cross-talk. Queries and keys are taken after q/k RMSNorm
+and RoPE, as in the public code.
 The maps go to ``probe.store`` keyed by layer name; only while the store is recording, so the recomputation
 of gradient checkpointing does not overwrite them.
 

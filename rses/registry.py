@@ -44,6 +44,7 @@ class Registry(Generic[T]):
     def register(self, name: str, target: T | str | None = None) -> Callable[[T], T] | None:
         """Add ``target`` under ``name``; without ``target`` return a decorator."""
         if target is None:
+
             def decorator(obj: T) -> T:
                 self._add(name, obj)
                 return obj
@@ -55,7 +56,9 @@ class Registry(Generic[T]):
     def _add(self, name: str, target: T | str) -> None:
         existing = self._entries.get(name)
         if existing is not None and existing is not target and existing != target:
-            raise ValueError(f"{self.kind} {name!r} is already registered as {existing!r}; cannot add {target!r}")
+            raise ValueError(
+                f"{self.kind} {name!r} is already registered as {existing!r}; cannot add {target!r}"
+            )
         self._entries[name] = target
 
     def _load_entry_points(self) -> None:
@@ -87,8 +90,12 @@ class Registry(Generic[T]):
         target = self._entries[name]
         if isinstance(target, str):
             target = _import_object(target)
-            if self.base_cls is not None and not (isinstance(target, type) and issubclass(target, self.base_cls)):
-                raise TypeError(f"{self.kind} {name!r} -> {target!r} is not a subclass of {self.base_cls.__name__}")
+            if self.base_cls is not None and not (
+                isinstance(target, type) and issubclass(target, self.base_cls)
+            ):
+                raise TypeError(
+                    f"{self.kind} {name!r} -> {target!r} is not a subclass of {self.base_cls.__name__}"
+                )
             self._entries[name] = target
         return target
 

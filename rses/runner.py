@@ -506,12 +506,16 @@ def _metric_setup(cfg: RunConfig, device: str):
 
     names = select_metrics(cfg.metrics)
     info = {name: _as_dict(METRICS[name]) for name in names}
-    return names, info, lambda: RSES(
-        metrics=names,
-        device=device,
-        smoke=cfg.smoke,
-        clip_weights=cfg.clip_weights,
-        lpips_weights=cfg.lpips_weights,
+    return (
+        names,
+        info,
+        lambda: RSES(
+            metrics=names,
+            device=device,
+            smoke=cfg.smoke,
+            clip_weights=cfg.clip_weights,
+            lpips_weights=cfg.lpips_weights,
+        ),
     )
 
 

@@ -113,9 +113,9 @@ def parse_reference(ref: str, default_revision: str | None = None) -> tuple[str,
     """
     for prefix in LOCAL_PREFIXES:
         if ref.startswith(prefix):
-            return "local", ref[len(prefix):], None
+            return "local", ref[len(prefix) :], None
     if ref.startswith(HUB_PREFIX):
-        ref = ref[len(HUB_PREFIX):]
+        ref = ref[len(HUB_PREFIX) :]
     elif Path(ref).expanduser().exists() or ref.startswith((".", "/", "~")) or ref.count("/") != 1:
         return "local", ref, None
     repo, _, revision = ref.partition("@")
@@ -159,29 +159,48 @@ def _resolve_hub(spec: WeightSpec, repo: str, revision: str | None) -> Path:
     cache = hub_cache_dir()
     try:
         if spec.filename:
-            return Path(hf_hub_download(repo, spec.filename, revision=revision, cache_dir=cache,
-                                        local_files_only=offline))
-        return Path(snapshot_download(repo, revision=revision, cache_dir=cache, local_files_only=offline,
-                                      allow_patterns=list(spec.allow_patterns) if spec.allow_patterns else None))
+            return Path(
+                hf_hub_download(
+                    repo, spec.filename, revision=revision, cache_dir=cache, local_files_only=offline
+                )
+            )
+        return Path(
+            snapshot_download(
+                repo,
+                revision=revision,
+                cache_dir=cache,
+                local_files_only=offline,
+                allow_patterns=list(spec.allow_patterns) if spec.allow_patterns else None,
+            )
+        )
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError, ValueError) as err:
         target = f"{repo}/{spec.filename}" if spec.filename else repo
-        where = (f"hf-hub:{target} (revision {revision or 'main'}) in the Hugging Face cache {cache}"
-                 f"{'; HF_HUB_OFFLINE is set, so nothing was downloaded' if offline else ''}"
-                 f" [{type(err).__name__}]")
+        where = (
+            f"hf-hub:{target} (revision {revision or 'main'}) in the Hugging Face cache {cache}"
+            f"{'; HF_HUB_OFFLINE is set, so nothing was downloaded' if offline else ''}"
+            f" [{type(err).__name__}]"
+        )
         raise WeightsNotFoundError(_missing_message(spec, where, repo, revision)) from err
 
 
-def _missing_message(spec: WeightSpec, where: str, repo: str | None = None, revision: str | None = None) -> str:
+def _missing_message(
+    spec: WeightSpec, where: str, repo: str | None = None, revision: str | None = None
+) -> str:
     if repo is None:
         _, repo, revision = parse_reference(spec.default, spec.revision)
     fetch = f"hf download {repo}" + (f" {spec.filename}" if spec.filename else "")
     fetch += f" --revision {revision}" if revision else ""
-    pointers = " or ".join(p for p in (f"{spec.flag} PATH" if spec.flag else "",
-                                       f"{spec.env_var}=PATH" if spec.env_var else "") if p)
+    pointers = " or ".join(
+        p
+        for p in (f"{spec.flag} PATH" if spec.flag else "", f"{spec.env_var}=PATH" if spec.env_var else "")
+        if p
+    )
     return (
         f"Weights for {spec.name} not found. Looked in: {where}. "
         f"To provide them: on a machine with network run `{fetch}` (then copy the Hugging Face cache here "
-        f"or set HF_HOME to it)" + (f", or point rses at a local copy with {pointers}" if pointers else "") + "."
+        f"or set HF_HOME to it)"
+        + (f", or point rses at a local copy with {pointers}" if pointers else "")
+        + "."
     )
 
 

@@ -93,13 +93,17 @@ def eval_command(
     ),
     config: Path | None = typer.Option(None, "--config", help="JSON file of editor config overrides."),
     weights: str | None = typer.Option(
-        None, "--weights", help="The editor's weights: hub id or local directory (sets its `weights` config field)."
+        None,
+        "--weights",
+        help="The editor's weights: hub id or local directory (sets its `weights` config field).",
     ),
     clip_weights: str | None = typer.Option(
         None, "--clip-weights", help="CLIP checkpoint for the clip metrics (or RSES_CLIP_WEIGHTS)."
     ),
     lpips_weights: str | None = typer.Option(
-        None, "--lpips-weights", help="LPIPS backbone state dict for the lpips metrics (or RSES_LPIPS_WEIGHTS)."
+        None,
+        "--lpips-weights",
+        help="LPIPS backbone state dict for the lpips metrics (or RSES_LPIPS_WEIGHTS).",
     ),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="On resume, rerun samples that failed."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),

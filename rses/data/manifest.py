@@ -173,7 +173,9 @@ def read_manifest(path: str | Path, name: str | None = None, verify: bool = True
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
-        raise InvalidSampleError(f"Line {line} of {path} is not UTF-8 text ({err.reason}); save it as UTF-8.") from None
+        raise InvalidSampleError(
+            f"Line {line} of {path} is not UTF-8 text ({err.reason}); save it as UTF-8."
+        ) from None
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -216,7 +218,9 @@ def _parse_line(line: str, lineno: int, path: Path, root: Path) -> Sample:
                 f"Sample {sample_id!r}: {key!r} must be a non-empty string, got {record[key]!r}."
             )
     if record.get("prompt") is not None and not isinstance(record["prompt"], str):
-        raise InvalidSampleError(f"Sample {sample_id!r}: 'prompt' must be a string, got {record['prompt']!r}.")
+        raise InvalidSampleError(
+            f"Sample {sample_id!r}: 'prompt' must be a string, got {record['prompt']!r}."
+        )
     if not isinstance(record["sha256"], dict):
         raise InvalidSampleError(f"Sample {sample_id!r}: 'sha256' must map file keys to hex digests.")
     files = {

@@ -39,9 +39,18 @@ def tiny_clip_text_encoder(seed: int = 0) -> CLIPTextModel:
     """A 2-layer, 32-wide CLIP text encoder matching :func:`~rses.testing.tokenizers.tiny_clip_tokenizer`."""
     torch.manual_seed(seed)
     config = CLIPTextConfig(
-        vocab_size=TINY_VOCAB_SIZE, hidden_size=TEXT_DIM, intermediate_size=37, projection_dim=TEXT_DIM,
-        num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=77, hidden_act="gelu",
-        bos_token_id=0, eos_token_id=1, pad_token_id=1, layer_norm_eps=1e-5,
+        vocab_size=TINY_VOCAB_SIZE,
+        hidden_size=TEXT_DIM,
+        intermediate_size=37,
+        projection_dim=TEXT_DIM,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=77,
+        hidden_act="gelu",
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+        layer_norm_eps=1e-5,
     )
     return CLIPTextModel(config).eval()
 
@@ -50,8 +59,16 @@ def tiny_t5_encoder(seed: int = 0) -> T5EncoderModel:
     """A 1-layer, 32-wide T5 encoder matching :func:`~rses.testing.tokenizers.tiny_t5_tokenizer`."""
     torch.manual_seed(seed)
     config = T5Config(
-        vocab_size=TINY_VOCAB_SIZE, d_model=TEXT_DIM, d_kv=8, d_ff=37, num_layers=1, num_heads=4,
-        relative_attention_num_buckets=8, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
+        vocab_size=TINY_VOCAB_SIZE,
+        d_model=TEXT_DIM,
+        d_kv=8,
+        d_ff=37,
+        num_layers=1,
+        num_heads=4,
+        relative_attention_num_buckets=8,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
     )
     return T5EncoderModel(config).eval()
 
@@ -60,10 +77,19 @@ def tiny_flux_vae(seed: int = 0) -> AutoencoderKL:
     """A 4-block (8x downsampling) Flux-style VAE with 4 latent channels and 8-wide blocks."""
     torch.manual_seed(seed)
     return AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=LATENT_CHANNELS, sample_size=64,
-        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=(8, 8, 8, 8), layers_per_block=1, norm_num_groups=2,
-        use_quant_conv=False, use_post_quant_conv=False, shift_factor=0.0609, scaling_factor=1.5035,
+        in_channels=3,
+        out_channels=3,
+        latent_channels=LATENT_CHANNELS,
+        sample_size=64,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(8, 8, 8, 8),
+        layers_per_block=1,
+        norm_num_groups=2,
+        use_quant_conv=False,
+        use_post_quant_conv=False,
+        shift_factor=0.0609,
+        scaling_factor=1.5035,
     ).eval()
 
 
@@ -74,9 +100,15 @@ def tiny_kontext_components(seed: int = 0) -> dict[str, Any]:
     """
     torch.manual_seed(seed)
     transformer = FluxTransformer2DModel(
-        patch_size=1, in_channels=4 * LATENT_CHANNELS, num_layers=1, num_single_layers=1,
-        attention_head_dim=16, num_attention_heads=2, joint_attention_dim=TEXT_DIM,
-        pooled_projection_dim=TEXT_DIM, axes_dims_rope=[4, 4, 8],
+        patch_size=1,
+        in_channels=4 * LATENT_CHANNELS,
+        num_layers=1,
+        num_single_layers=1,
+        attention_head_dim=16,
+        num_attention_heads=2,
+        joint_attention_dim=TEXT_DIM,
+        pooled_projection_dim=TEXT_DIM,
+        axes_dims_rope=[4, 4, 8],
     ).eval()
     return {
         "scheduler": FlowMatchEulerDiscreteScheduler(),

@@ -43,8 +43,14 @@ def tiny_sd_unet(in_channels: int, seed: int = 0) -> UNet2DConditionModel:
     """A 2-level cross-attention UNet predicting 4 latent channels from ``in_channels`` inputs."""
     torch.manual_seed(seed)
     return UNet2DConditionModel(
-        sample_size=8, in_channels=in_channels, out_channels=LATENT_CHANNELS, layers_per_block=1,
-        block_out_channels=(8, 16), norm_num_groups=4, attention_head_dim=4, cross_attention_dim=TEXT_DIM,
+        sample_size=8,
+        in_channels=in_channels,
+        out_channels=LATENT_CHANNELS,
+        layers_per_block=1,
+        block_out_channels=(8, 16),
+        norm_num_groups=4,
+        attention_head_dim=4,
+        cross_attention_dim=TEXT_DIM,
         down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
         up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
     ).eval()
@@ -54,9 +60,15 @@ def tiny_sd_vae(seed: int = 0) -> AutoencoderKL:
     """A 4-block (8x downsampling) VAE with 4 latent channels, as in Stable Diffusion."""
     torch.manual_seed(seed)
     return AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=LATENT_CHANNELS, sample_size=64,
-        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=(8, 8, 8, 8), layers_per_block=1, norm_num_groups=2,
+        in_channels=3,
+        out_channels=3,
+        latent_channels=LATENT_CHANNELS,
+        sample_size=64,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(8, 8, 8, 8),
+        layers_per_block=1,
+        norm_num_groups=2,
     ).eval()
 
 
@@ -93,13 +105,15 @@ def _finish(pipe: Any, save_dir: str | Path | None) -> Any:
     return pipe
 
 
-def tiny_instruct_pix2pix_pipeline(seed: int = 0, save_dir: str | Path | None = None
-                                   ) -> StableDiffusionInstructPix2PixPipeline:
+def tiny_instruct_pix2pix_pipeline(
+    seed: int = 0, save_dir: str | Path | None = None
+) -> StableDiffusionInstructPix2PixPipeline:
     """A tiny random-weight InstructPix2Pix pipeline; ``save_dir`` also writes it with ``save_pretrained``."""
     return _finish(StableDiffusionInstructPix2PixPipeline(**tiny_instruct_pix2pix_components(seed)), save_dir)
 
 
-def tiny_inpaint_pipeline(seed: int = 0, save_dir: str | Path | None = None
-                          ) -> StableDiffusionInpaintPipeline:
+def tiny_inpaint_pipeline(
+    seed: int = 0, save_dir: str | Path | None = None
+) -> StableDiffusionInpaintPipeline:
     """A tiny random-weight Stable Diffusion inpainting pipeline; ``save_dir`` also writes it to disk."""
     return _finish(StableDiffusionInpaintPipeline(**tiny_inpaint_components(seed)), save_dir)

@@ -30,10 +30,49 @@ from transformers import CLIPTokenizer, T5TokenizerFast
 
 #: Words that get a token of their own: the prompt template, the four styles, and common objects.
 WORDS: tuple[str, ...] = (
-    "make", "the", "in", "style", "keep", "other", "area", "unchanged", "a", "an", "of", "and", "photo",
-    "pixel-art", "pixel", "line-art", "line", "art", "cyberpunk", "expressionism", "expressionist",
-    "person", "man", "woman", "cat", "dog", "car", "bus", "bird", "horse", "rocket", "cup", "coffee",
-    "astronaut", "chair", "table", "tree", "house", "flower", "boat", "train", "plane", "bicycle",
+    "make",
+    "the",
+    "in",
+    "style",
+    "keep",
+    "other",
+    "area",
+    "unchanged",
+    "a",
+    "an",
+    "of",
+    "and",
+    "photo",
+    "pixel-art",
+    "pixel",
+    "line-art",
+    "line",
+    "art",
+    "cyberpunk",
+    "expressionism",
+    "expressionist",
+    "person",
+    "man",
+    "woman",
+    "cat",
+    "dog",
+    "car",
+    "bus",
+    "bird",
+    "horse",
+    "rocket",
+    "cup",
+    "coffee",
+    "astronaut",
+    "chair",
+    "table",
+    "tree",
+    "house",
+    "flower",
+    "boat",
+    "train",
+    "plane",
+    "bicycle",
 )
 
 #: Vocabulary size the tiny text encoders are configured with; both tokenizers stay below it.
@@ -53,7 +92,7 @@ def _learn_bpe_merges(words: list[list[str]]) -> list[tuple[str, str]]:
         for word in words:
             out, i = [], 0
             while i < len(word):
-                if tuple(word[i:i + 2]) == best:
+                if tuple(word[i : i + 2]) == best:
                     out.append(word[i] + word[i + 1])
                     i += 2
                 else:

@@ -15,7 +15,13 @@ def test_image_round_trip(tmp_path):
 @pytest.mark.parametrize("mode", ["L", "P", "RGBA", "I;16"])
 def test_other_modes_become_rgb_uint8(tmp_path, mode):
     base = Image.fromarray(np.full((4, 5, 3), 200, np.uint8))
-    img = base.convert(mode, palette=Image.Palette.ADAPTIVE) if mode == "P" else base.convert(mode) if mode != "I;16" else Image.fromarray(np.full((4, 5), 65535, np.uint16))
+    img = (
+        base.convert(mode, palette=Image.Palette.ADAPTIVE)
+        if mode == "P"
+        else base.convert(mode)
+        if mode != "I;16"
+        else Image.fromarray(np.full((4, 5), 65535, np.uint16))
+    )
     img.save(tmp_path / "x.png")
     out = load_image(tmp_path / "x.png")
     assert out.shape == (4, 5, 3) and out.dtype == np.uint8
@@ -37,7 +43,9 @@ def test_mask_round_trip_and_threshold(tmp_path):
     Image.fromarray(np.array([[0, 100], [200, 255]], np.uint8)).save(tmp_path / "soft.png")
     with pytest.raises(InvalidSampleError, match="not binary: it has 4 distinct values.*--mask-threshold"):
         load_mask(tmp_path / "soft.png")
-    np.testing.assert_array_equal(load_mask(tmp_path / "soft.png", threshold=0.5), [[False, False], [True, True]])
+    np.testing.assert_array_equal(
+        load_mask(tmp_path / "soft.png", threshold=0.5), [[False, False], [True, True]]
+    )
 
 
 def test_corrupt_and_missing_files_are_clear_errors(tmp_path):

@@ -41,6 +41,8 @@ def test_main_job_commands_parse_with_the_real_cli():
         root.commands[name].make_context(name, args)  # raises on an unknown option or a bad value
 
 
-@pytest.mark.parametrize("name", ["score", "eval", "compare", "leaderboard", "check", "report", "train", "data"])
+@pytest.mark.parametrize(
+    "name", ["score", "eval", "compare", "leaderboard", "check", "report", "train", "data"]
+)
 def test_each_command_has_a_readme_section(name):
     assert f"### `rses {name}" in README

@@ -30,7 +30,9 @@ def test_unknown_name_suggests_close_matches_and_lists_all():
     reg = Registry("editor")
     reg.register("instructpix2pix", int)
     reg.register("inpaint", int)
-    with pytest.raises(UsageError, match=r"Unknown editor 'inpiant'\. Did you mean 'inpaint'.*Available: inpaint, "):
+    with pytest.raises(
+        UsageError, match=r"Unknown editor 'inpiant'\. Did you mean 'inpaint'.*Available: inpaint, "
+    ):
         reg.get("inpiant")
 
 
@@ -61,8 +63,16 @@ def test_entry_point_group_entries_are_listed(monkeypatch):
 
 
 def test_builtin_editor_names_are_registered_without_importing_them():
-    for name in ("identity", "global-style", "paste-style", "clone-style", "kontext", "instructpix2pix",
-                 "inpaint", "regionroute"):
+    for name in (
+        "identity",
+        "global-style",
+        "paste-style",
+        "clone-style",
+        "kontext",
+        "instructpix2pix",
+        "inpaint",
+        "regionroute",
+    ):
         assert name in EDITORS
 
 

@@ -46,7 +46,9 @@ def failing_commands():
         raise RsesError("Weights for Demo not found.")
 
     yield
-    app.registered_commands[:] = [c for c in app.registered_commands if c.name not in {"_fail-usage", "_fail"}]
+    app.registered_commands[:] = [
+        c for c in app.registered_commands if c.name not in {"_fail-usage", "_fail"}
+    ]
 
 
 def test_user_errors_print_one_line_and_exit_1_or_2(capsys, failing_commands):

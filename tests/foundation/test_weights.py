@@ -5,7 +5,9 @@ import pytest
 from rses.errors import UnsafeWeightsError, WeightsNotFoundError
 from rses.weights import WeightSpec, hub_cache_dir, parse_reference, resolve_weights, sha256_file
 
-SPEC = WeightSpec(name="Demo CLIP", default="hf-hub:org/demo", env_var="RSES_DEMO_WEIGHTS", flag="--demo-weights")
+SPEC = WeightSpec(
+    name="Demo CLIP", default="hf-hub:org/demo", env_var="RSES_DEMO_WEIGHTS", flag="--demo-weights"
+)
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
@@ -69,8 +71,13 @@ def test_missing_local_path_names_model_path_flag_and_env(hub, tmp_path):
     with pytest.raises(WeightsNotFoundError) as err:
         resolve_weights(SPEC, str(tmp_path / "nowhere"))
     message = str(err.value)
-    for part in ("Demo CLIP", str(tmp_path / "nowhere"), "--demo-weights PATH", "RSES_DEMO_WEIGHTS=PATH",
-                 "hf download org/demo"):
+    for part in (
+        "Demo CLIP",
+        str(tmp_path / "nowhere"),
+        "--demo-weights PATH",
+        "RSES_DEMO_WEIGHTS=PATH",
+        "hf download org/demo",
+    ):
         assert part in message
 
 
@@ -90,8 +97,13 @@ def test_hub_missing_offline_gives_one_clear_message(hub):
         resolve_weights(SPEC)
     message = str(err.value)
     assert message.startswith("Weights for Demo CLIP not found.")
-    for part in ("hf-hub:org/demo (revision main)", str(hub), "HF_HUB_OFFLINE is set",
-                 "`hf download org/demo`", "--demo-weights PATH or RSES_DEMO_WEIGHTS=PATH"):
+    for part in (
+        "hf-hub:org/demo (revision main)",
+        str(hub),
+        "HF_HUB_OFFLINE is set",
+        "`hf download org/demo`",
+        "--demo-weights PATH or RSES_DEMO_WEIGHTS=PATH",
+    ):
         assert part in message
 
 

@@ -12,22 +12,58 @@ def run(capsys, *args):
 
 
 def test_clip_weights_flag_reaches_the_preflight(capsys, tmp_path):
-    code, err = run(capsys, "eval", "--method", "identity", "--metrics", "clip", "--out", str(tmp_path / "r"),
-                    "--clip-weights", str(tmp_path / "no-clip.safetensors"), "--device", "cpu")
+    code, err = run(
+        capsys,
+        "eval",
+        "--method",
+        "identity",
+        "--metrics",
+        "clip",
+        "--out",
+        str(tmp_path / "r"),
+        "--clip-weights",
+        str(tmp_path / "no-clip.safetensors"),
+        "--device",
+        "cpu",
+    )
     assert code == 1
     assert "not found" in err and "no-clip.safetensors" in err
     assert not (tmp_path / "r").exists()
 
 
 def test_editor_weights_flag_reaches_the_editor(capsys, tmp_path):
-    code, err = run(capsys, "eval", "--method", "kontext", "--metrics", "pixel", "--out", str(tmp_path / "r"),
-                    "--weights", str(tmp_path / "no-kontext"), "--device", "cpu")
+    code, err = run(
+        capsys,
+        "eval",
+        "--method",
+        "kontext",
+        "--metrics",
+        "pixel",
+        "--out",
+        str(tmp_path / "r"),
+        "--weights",
+        str(tmp_path / "no-kontext"),
+        "--device",
+        "cpu",
+    )
     assert code == 1
     assert "no-kontext" in err and "--weights" in err
 
 
 def test_weights_flag_on_an_editor_without_weights_is_a_usage_error(capsys, tmp_path):
-    code, err = run(capsys, "eval", "--method", "identity", "--metrics", "pixel", "--out", str(tmp_path / "r"),
-                    "--weights", "org/model", "--device", "cpu")
+    code, err = run(
+        capsys,
+        "eval",
+        "--method",
+        "identity",
+        "--metrics",
+        "pixel",
+        "--out",
+        str(tmp_path / "r"),
+        "--weights",
+        "org/model",
+        "--device",
+        "cpu",
+    )
     assert code == 2
     assert "no config" in err or "no config field" in err

@@ -17,7 +17,7 @@ MODES = ["RGB", "RGBA", "L", "LA", "P", "I;16", "1", "CMYK"]
 def encode(array: np.ndarray, mode: str, fmt: str) -> bytes:
     img = Image.fromarray(array)
     if mode == "I;16":
-        img = Image.fromarray((array[..., 0].astype(np.uint16) * 257))
+        img = Image.fromarray(array[..., 0].astype(np.uint16) * 257)
     elif mode == "P":
         img = img.convert("P", palette=Image.Palette.ADAPTIVE)
     elif mode != "RGB":

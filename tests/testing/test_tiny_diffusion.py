@@ -25,19 +25,41 @@ MASK = PIL.Image.fromarray(np.pad(np.full((32, 32), 255, np.uint8), 16))
 
 
 def _kontext(pipe, seed):
-    return pipe(prompt=PROMPT, image=IMAGE, height=64, width=64, max_area=64 * 64, _auto_resize=False,
-                num_inference_steps=2, max_sequence_length=32, generator=torch.Generator().manual_seed(seed),
-                output_type="np").images
+    return pipe(
+        prompt=PROMPT,
+        image=IMAGE,
+        height=64,
+        width=64,
+        max_area=64 * 64,
+        _auto_resize=False,
+        num_inference_steps=2,
+        max_sequence_length=32,
+        generator=torch.Generator().manual_seed(seed),
+        output_type="np",
+    ).images
 
 
 def _ip2p(pipe, seed):
-    return pipe(prompt=PROMPT, image=IMAGE, num_inference_steps=2,
-                generator=torch.Generator().manual_seed(seed), output_type="np").images
+    return pipe(
+        prompt=PROMPT,
+        image=IMAGE,
+        num_inference_steps=2,
+        generator=torch.Generator().manual_seed(seed),
+        output_type="np",
+    ).images
 
 
 def _inpaint(pipe, seed):
-    return pipe(prompt=PROMPT, image=IMAGE, mask_image=MASK, height=64, width=64, num_inference_steps=2,
-                generator=torch.Generator().manual_seed(seed), output_type="np").images
+    return pipe(
+        prompt=PROMPT,
+        image=IMAGE,
+        mask_image=MASK,
+        height=64,
+        width=64,
+        num_inference_steps=2,
+        generator=torch.Generator().manual_seed(seed),
+        output_type="np",
+    ).images
 
 
 CASES = {
@@ -57,8 +79,16 @@ def case(request):
 def test_clip_tokenizer_keeps_benchmark_words_whole():
     tok = tiny_clip_tokenizer()
     tokens = tok.convert_ids_to_tokens(tok("make the dog in expressionism style").input_ids)
-    assert tokens == ["<|startoftext|>", "make</w>", "the</w>", "dog</w>", "in</w>", "expressionism</w>",
-                      "style</w>", "<|endoftext|>"]
+    assert tokens == [
+        "<|startoftext|>",
+        "make</w>",
+        "the</w>",
+        "dog</w>",
+        "in</w>",
+        "expressionism</w>",
+        "style</w>",
+        "<|endoftext|>",
+    ]
     assert tok.convert_ids_to_tokens(tok("line-art")["input_ids"])[1:-1] == ["line</w>", "-</w>", "art</w>"]
 
 
@@ -66,15 +96,28 @@ def test_clip_tokenizer_encodes_unknown_text_byte_by_byte():
     tok = tiny_clip_tokenizer()
     ids = tok("Zürich qx", padding="max_length", max_length=77, truncation=True).input_ids
     assert len(ids) == 77 and ids[0] == tok.bos_token_id == 0 and tok.eos_token_id == 1
-    assert tok.unk_token_id not in ids[1:ids.index(tok.eos_token_id)]
+    assert tok.unk_token_id not in ids[1 : ids.index(tok.eos_token_id)]
     assert max(ids) < TINY_VOCAB_SIZE and len(tok) <= TINY_VOCAB_SIZE
 
 
 def test_t5_tokenizer_handles_styles_and_template():
     tok = tiny_t5_tokenizer()
     pieces = tok.convert_ids_to_tokens(tok(PROMPT.replace("pixel-art", "line-art cyberpunk")).input_ids)
-    assert pieces == ["▁make", "▁the", "▁cat", "▁in", "▁line-art", "▁cyberpunk", "▁style", ",", "▁keep",
-                      "▁other", "▁area", "▁unchanged", "</s>"]
+    assert pieces == [
+        "▁make",
+        "▁the",
+        "▁cat",
+        "▁in",
+        "▁line-art",
+        "▁cyberpunk",
+        "▁style",
+        ",",
+        "▁keep",
+        "▁other",
+        "▁area",
+        "▁unchanged",
+        "</s>",
+    ]
     assert tok.pad_token_id == 0 and tok.eos_token_id == 1 and len(tok) <= TINY_VOCAB_SIZE
     assert tok.decode(tok("potted plant").input_ids, skip_special_tokens=True) == "potted plant"
 
