@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from rses.metrics.regions import background_region, masked_mean
 
@@ -32,3 +33,34 @@ def lpips_map(backend, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def lpips_bg(backend, source: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor, boundary: int = 0) -> float:
     """LPIPS map of ``edited`` vs ``source`` averaged over the background (minus the boundary band)."""
     return masked_mean(lpips_map(backend, source, edited), background_region(mask, boundary))
+
+
+def upsample_weights(region: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``(h, w)`` float64 weights ``W`` such that ``(W * m).sum() == (region * upsample(m)).sum()`` for any map ``m``.
+
+    ``upsample`` is LPIPS' bilinear resize (``align_corners=False``) of an ``(h, w)`` map to the region's size.
+    It is separable, ``Uy^T m Ux``, so summing it over the region is summing ``m`` against ``Uy R Ux^T``.
+    """
+    (height, width), (h, w) = region.shape, size
+
+    def interpolation(n: int, out: int) -> torch.Tensor:  # (n, out): row i is the upsampled i-th unit vector
+        return F.interpolate(torch.eye(n)[:, None], size=out, mode="linear", align_corners=False)[:, 0]
+
+    # float32 is ample: each weight sums a few dozen products of interpolation coefficients in [0, 1]
+    return (interpolation(h, height) @ region.to(torch.float32) @ interpolation(w, width).T).to(torch.float64)
+
+
+def region_mean(layer_maps: list[torch.Tensor], region: torch.Tensor, weights: dict | None = None) -> float:
+    """Mean over ``region`` of the spatial LPIPS map, from the per-layer maps without upsampling them.
+
+    Equals ``masked_mean(sum of upsampled layer maps, region)`` (to float rounding); ``weights`` caches
+    :func:`upsample_weights` per map size for this region.
+    """
+    weights = {} if weights is None else weights
+    total = 0.0
+    for layer_map in layer_maps:
+        size = tuple(layer_map.shape[-2:])
+        if size not in weights:
+            weights[size] = upsample_weights(region.cpu(), size).to(layer_map.device)
+        total += float((layer_map[0, 0].to(torch.float64) * weights[size]).sum())
+    return total / int(region.sum())

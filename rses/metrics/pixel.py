@@ -49,25 +49,37 @@ def ssim_map(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch
     """Per-pixel, per-channel SSIM map ``(C, H, W)``, as :func:`skimage.metrics.structural_similarity`.
 
     Same settings as scikit-image's defaults: 7x7 uniform window, sample covariance, K1 = 0.01, K2 = 0.03,
-    symmetric ('reflect' in SciPy) borders; computed in float64 with cumulative-sum box filters.
+    symmetric borders (SciPy 'reflect' = OpenCV ``BORDER_REFLECT``). Computed in float64 on ``(H, W, C)``
+    memory: four OpenCV box filters (``blur(x^2) + blur(y^2) = blur(x^2 + y^2)``) and in-place arithmetic.
     """
-    x, y = x.double(), y.double()
-    ux, uy, uxx, uyy, uxy = _box_filter(torch.stack([x, y, x * x, y * y, x * y]), SSIM_WIN)
+    x, y = _hwc_float64(x), _hwc_float64(y)
     cov_norm = SSIM_WIN**2 / (SSIM_WIN**2 - 1)
-    vx, vy, vxy = cov_norm * (uxx - ux * ux), cov_norm * (uyy - uy * uy), cov_norm * (uxy - ux * uy)
     c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
-    return ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
+    xy, sq = x * y, torch.mul(x, x).addcmul_(y, y)
+    ux, uy = _box(x), _box(y)
+    uxy, usq = _box(xy, out=x), _box(sq, out=y)  # usq: local mean of x^2 + y^2; x, y are free from here
+    num = torch.mul(ux, uy, out=xy)
+    den = ux.mul_(ux).addcmul_(uy, uy)  # ux^2 + uy^2
+    uxy.sub_(num).mul_(2 * cov_norm).add_(c2)  # 2 cov(x, y) + c2
+    num.mul_(2).add_(c1).mul_(uxy)
+    usq.sub_(den).mul_(cov_norm).add_(c2)  # var(x) + var(y) + c2
+    den.add_(c1).mul_(usq)
+    return num.div_(den).permute(2, 0, 1)
 
 
-def _box_filter(x: torch.Tensor, size: int) -> torch.Tensor:
-    """Mean over a ``size`` x ``size`` window with symmetric borders (SciPy's 'reflect'), via cumulative sums."""
-    pad = size // 2
-    for dim in (-2, -1):
-        n = x.shape[dim]
-        x = torch.cat([x.narrow(dim, 0, pad).flip(dim), x, x.narrow(dim, n - pad, pad).flip(dim)], dim)
-        c = torch.nn.functional.pad(x.cumsum(dim), (1, 0) if dim == -1 else (0, 0, 1, 0))
-        x = (c.narrow(dim, size, n) - c.narrow(dim, 0, n)) / size
-    return x
+def _hwc_float64(image: torch.Tensor) -> torch.Tensor:
+    """A new contiguous float64 ``(H, W, C)`` CPU copy of a ``(C, H, W)`` image (the caller's is never written)."""
+    c, h, w = image.shape
+    return torch.empty((h, w, c), dtype=torch.float64).copy_(image.detach().permute(1, 2, 0))
+
+
+def _box(image: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """7x7 mean filter of a contiguous ``(H, W, C)`` tensor with symmetric borders (into ``out``, if given)."""
+    import cv2
+
+    dst = None if out is None else out.numpy().reshape(image.shape[:2] if image.shape[2] == 1 else image.shape)
+    res = cv2.blur(image.numpy(), (SSIM_WIN, SSIM_WIN), dst=dst, borderType=cv2.BORDER_REFLECT)
+    return out if out is not None else torch.from_numpy(res.reshape(image.shape))
 
 
 def ssim_bg(source: torch.Tensor, edited: torch.Tensor, region: torch.Tensor) -> float:

@@ -50,4 +50,5 @@ def masked_mean(values: torch.Tensor, region: torch.Tensor) -> float:
     """Mean of a ``(H, W)`` or ``(C, H, W)`` map over the pixels where ``region`` is True (all channels)."""
     if values.dim() == 2:
         values = values[None]
-    return float(values[:, region].double().mean())
+    total = torch.where(region, values, 0).sum(dtype=torch.float64)  # zeros outside: exact for any content there
+    return float(total) / (int(region.sum()) * values.shape[0])

@@ -51,7 +51,8 @@ def rsm(backend, image: np.ndarray, mask: torch.Tensor, style: str, padding: flo
         template: str = STYLE_TEMPLATE, strict: bool = False) -> float:
     """RSM of one uint8 image (``strict=True``: background inside the box filled with ``backend.fill``)."""
     crop = object_crop(image, mask, padding, backend.fill if strict else None)
-    return float(rsm_from_embeddings(backend.encode_images([crop]), backend.encode_texts([style_text(style, template)]))[0])
+    text = backend.encode_texts([style_text(style, template)])
+    return float(rsm_from_embeddings(backend.encode_images([crop]), text)[0])
 
 
 def rsm_gain(backend, source: np.ndarray, edited: np.ndarray, mask: torch.Tensor, style: str,

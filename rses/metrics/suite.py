@@ -1,10 +1,10 @@
 """The :class:`RSES` metric object: picks metrics, loads the models once, caches per-sample source work.
 
 Scoring K edited versions of one sample costs K + 1 backbone passes for LPIPS and the CLIP source crops,
-not 2K: source (and target) LPIPS features and source CLIP embeddings are kept in a small LRU keyed by the
-sample id and a hash of its source, mask and target; text embeddings are cached per (model, text). For the
-cache to help, score sample-major (all methods for one sample, then the next) or keep
-``source_cache_size`` >= the number of samples.
+not 2K: source (and target) LPIPS features are kept in an LRU of ``source_cache_size`` samples keyed by the
+sample id and a hash of its source, mask and target (score sample-major, or keep the size >= the number of
+samples), source CLIP embeddings in a larger one (:data:`EMBEDDING_CACHE_SIZE`), and text embeddings per
+(model, text). :meth:`RSES.score_batch` scores many items with ``batch_size`` images per backbone call.
 
 Example:
     >>> import numpy as np
@@ -20,8 +20,8 @@ import hashlib
 import logging
 import math
 from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,7 +32,7 @@ from rses.metrics import fidelity, pixel
 from rses.metrics.catalog import METRICS, select_metrics
 from rses.metrics.inputs import PreparedSample, prepare_sample
 from rses.metrics.leakage import background_image
-from rses.metrics.lpips_bg import to_lpips_range
+from rses.metrics.lpips_bg import region_mean, to_lpips_range
 from rses.metrics.regions import background_region, masked_mean
 from rses.metrics.rses_score import (
     LPIPS_CEILING,
@@ -49,6 +49,10 @@ logger = logging.getLogger(__name__)
 
 # metric -> metrics it is computed from (computed even when not selected)
 _DEPENDS = {"rses": ("rsm_gain", "lpips_bg"), "rses_ref": ("ref_gain", "psnr_bg"), "rsm_gain": ("rsm",)}
+_LPIPS_METRICS = frozenset({"lpips_bg", "lpips_in"})
+_CLIP_METRICS = frozenset({"rsm", "rsm_strict", "rsm_gain", "style_leakage"})
+_CLIP_KEYS = ("rsm", "rsm_strict", "rsm_source", "leak_edited", "leak_source")
+EMBEDDING_CACHE_SIZE = 4096  # CLIP source embeddings kept (a few KB each), independent of source_cache_size
 
 
 @dataclass
@@ -70,6 +74,7 @@ class RSESConfig:
     mask_threshold: float | None = None
     allow_pickle: bool = False
     source_cache_size: int = 16
+    batch_size: int = 4
 
 
 class RSES:
@@ -99,8 +104,10 @@ class RSES:
         self.device, self.dtype, self.smoke = device, dtype, smoke
         self.clip_weights, self.lpips_weights = clip_weights, lpips_weights
         self._needs = set().union(*(METRICS[m].needs for m in self.metrics))
+        self._wanted = _with_dependencies(self.metrics)
         self._clip, self._lpips = clip_backend, lpips_backend
-        self._cache: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._features: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()  # LPIPS, per sample
+        self._embeddings: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()  # CLIP, per sample
         self._rows: list[dict[str, Any]] = []
         self._warned_target = False
 
@@ -162,32 +169,54 @@ class RSES:
         return self._lpips
 
     # ------------------------------------------------------------------------------------------ scoring
-    @torch.inference_mode()
     def score(self, sample_id: str, source, edited, mask, style: str, target=None) -> dict[str, float]:
         """All selected metrics for one sample; target-based metrics are NaN when ``target`` is None."""
-        s = prepare_sample(sample_id, source, edited, mask, target, self.options.mask_threshold)
-        wanted = set(self.metrics)
-        for name in self.metrics:
-            wanted |= set(_DEPENDS.get(name, ()))
-        if "rsm_gain" in wanted:
-            wanted.add("rsm")
-        cache = self._sample_cache(s)
-        region = background_region(s.mask, self.options.boundary, sample_id)
-        values = self._pixel_values(s, region, wanted)
-        if wanted & {"lpips_bg", "lpips_in"}:
-            values.update(self._lpips_values(s, region, wanted, cache))
-        if wanted & {"rsm", "rsm_strict", "rsm_gain", "style_leakage"}:
-            values.update(self._clip_values(s, style, wanted, cache))
-        if "rses" in wanted:
-            values["rses"] = rses_score(values["rsm_gain"], values["lpips_bg"], self.options.gain_scale,
-                                        self.options.lpips_ceiling)
-        if "rses_ref" in wanted:
+        return self.score_batch([{"sample_id": sample_id, "source": source, "edited": edited, "mask": mask,
+                                  "style": style, "target": target}])[0]
+
+    @torch.inference_mode()
+    def score_batch(self, items: Sequence[Mapping[str, Any]]) -> list[dict[str, float]]:
+        """Score several samples, or several edits of one sample, sharing backbone calls.
+
+        Each item holds :meth:`score`'s arguments (``sample_id``, ``source``, ``edited``, ``mask``, ``style``,
+        optional ``target``). The results equal :meth:`score` on each item in turn (to float rounding, ~1e-7),
+        but the images of all items go through LPIPS and CLIP ``batch_size`` at a time and each distinct
+        source is encoded once.
+        """
+        jobs = [self._job(i, item) for i, item in enumerate(items)]
+        for job in jobs:
+            job.values = self._pixel_values(job.sample, job.region)
+        if self._wanted & _LPIPS_METRICS:
+            self._lpips_values(jobs)
+        if self._wanted & _CLIP_METRICS:
+            self._clip_values(jobs)
+        return [self._combined(job.values) for job in jobs]
+
+    def _job(self, index: int, item: Mapping[str, Any]) -> _Job:
+        missing = sorted({"sample_id", "source", "edited", "mask", "style"} - set(item))
+        unknown = sorted(set(item) - {"sample_id", "source", "edited", "mask", "style", "target"})
+        if missing or unknown:
+            raise UsageError(f"score_batch item {index} (sample {item.get('sample_id', '?')}): missing keys "
+                             f"{missing}, unknown keys {unknown}; each item holds score()'s arguments.")
+        s = prepare_sample(item["sample_id"], item["source"], item["edited"], item["mask"], item.get("target"),
+                           self.options.mask_threshold)
+        key = _sample_key(s)
+        needs = self._needs
+        return _Job(s, item["style"], background_region(s.mask, self.options.boundary, s.sample_id),
+                    _lru(self._features, key, self.options.source_cache_size) if "lpips" in needs else {},
+                    _lru(self._embeddings, key, EMBEDDING_CACHE_SIZE) if "clip" in needs else {})
+
+    def _combined(self, values: dict[str, float]) -> dict[str, float]:
+        o = self.options
+        if "rses" in self._wanted:
+            values["rses"] = rses_score(values["rsm_gain"], values["lpips_bg"], o.gain_scale, o.lpips_ceiling)
+        if "rses_ref" in self._wanted:
             values["rses_ref"] = (math.nan if math.isnan(values["ref_gain"]) else rses_ref_score(
-                values["ref_gain"], values["psnr_bg"], self.options.psnr_floor, self.options.psnr_ceil))
+                values["ref_gain"], values["psnr_bg"], o.psnr_floor, o.psnr_ceil))
         return {name: values[name] for name in self.metrics}
 
-    def _pixel_values(self, s: PreparedSample, region: torch.Tensor, wanted: set[str]) -> dict[str, float]:
-        out: dict[str, float] = {}
+    def _pixel_values(self, s: PreparedSample, region: torch.Tensor) -> dict[str, float]:
+        wanted, out = self._wanted, {}
         if wanted & {"mse_bg", "psnr_bg"}:
             mse = pixel.mse_bg(s.source, s.edited, region)
             out["mse_bg"] = mse * (4.0 if self.options.pixel_range == "symmetric" else 1.0)
@@ -209,71 +238,81 @@ class RSES:
             out["ssim_in"] = fidelity.ssim_in(s.edited, s.target, s.mask)
         return out
 
-    def _lpips_values(self, s: PreparedSample, region: torch.Tensor, wanted: set[str],
-                      cache: dict[str, Any]) -> dict[str, float]:
-        want_in = "lpips_in" in wanted and s.target is not None
-        todo = {"edited": s.edited}
-        if "lpips_source" not in cache:
-            todo["lpips_source"] = s.source
-        if want_in and "lpips_target" not in cache:
-            todo["lpips_target"] = s.target
-        feats = self.lpips.features(to_lpips_range(torch.stack(list(todo.values()))))
-        for i, key in enumerate(todo):
-            if key != "edited":
-                cache[key] = [f[i:i + 1] for f in feats]
-        edited = [f[:1] for f in feats]
-        hw = tuple(s.mask.shape)
-        out = {}
-        if "lpips_bg" in wanted:
-            out["lpips_bg"] = masked_mean(self.lpips.distance_map(cache["lpips_source"], edited, hw)[0, 0].cpu(), region)
-        if "lpips_in" in wanted:
-            out["lpips_in"] = (masked_mean(self.lpips.distance_map(cache["lpips_target"], edited, hw)[0, 0].cpu(), s.mask)
-                               if want_in else math.nan)
-        return out
+    def _lpips_values(self, jobs: list[_Job]) -> None:
+        """LPIPS_bg / LPIPS_in: one trunk pass per edited image, per uncached source and per uncached target."""
+        want_in = "lpips_in" in self._wanted
+        queue = _Queue()
+        for job in jobs:
+            queue.add(job.edits, "lpips_edited", job.sample.edited)
+            if "lpips_bg" in self._wanted:
+                queue.add(job.features, "lpips_source", job.sample.source)
+            if want_in and job.sample.target is not None:
+                queue.add(job.features, "lpips_target", job.sample.target)
+        for group in queue.groups(lambda image: tuple(image.shape)):
+            for chunk in _chunks(group, self.options.batch_size):
+                images = [image for _, _, image in chunk]
+                feats = (self.lpips.features_unit(images) if hasattr(self.lpips, "features_unit")
+                         else self.lpips.features(to_lpips_range(torch.stack(images))))
+                for i, (owner, key, _) in enumerate(chunk):
+                    mine = [f[i:i + 1] for f in feats]  # cached ones are copied: a view would keep the batch
+                    owner[key] = mine if key == "lpips_edited" else [f.clone() for f in mine]
+        for job in jobs:
+            if "lpips_bg" in self._wanted:
+                job.values["lpips_bg"] = self._region_lpips(job, "lpips_source", job.region)
+            if want_in:
+                job.values["lpips_in"] = (math.nan if job.sample.target is None
+                                          else self._region_lpips(job, "lpips_target", job.sample.mask))
 
-    def _clip_values(self, s: PreparedSample, style: str, wanted: set[str], cache: dict[str, Any]) -> dict[str, float]:
-        clip, o = self.clip, self.options
-        todo: dict[str, np.ndarray] = {}
-        if "rsm" in wanted:
-            todo["rsm"] = object_crop(s.edited_u8, s.mask, o.padding)
-        if "rsm_strict" in wanted:
-            todo["rsm_strict"] = object_crop(s.edited_u8, s.mask, o.padding, clip.fill)
-        if "rsm_gain" in wanted and "clip_source" not in cache:
-            todo["clip_source"] = object_crop(s.source_u8, s.mask, o.padding)
-        if "style_leakage" in wanted:
-            todo["leak_edited"] = background_image(s.edited_u8, s.mask, clip.fill)
-            if "clip_source_bg" not in cache:
-                todo["clip_source_bg"] = background_image(s.source_u8, s.mask, clip.fill)
-        emb = dict(zip(todo, clip.encode_images(list(todo.values())).cpu(), strict=True))
-        cache.update({k: v for k, v in emb.items() if k.startswith("clip_")})
-        text = clip.encode_texts([style_text(style, o.style_template)])[0].cpu()
-        sim = {k: float(rsm_from_embeddings(v, text)) for k, v in (emb | cache).items() if isinstance(v, torch.Tensor)}
-        out = {k: sim[k] for k in ("rsm", "rsm_strict") if k in wanted}
-        if "rsm_gain" in wanted:
-            out["rsm_gain"] = sim["rsm"] - sim["clip_source"]
-        if "style_leakage" in wanted:
-            out["style_leakage"] = sim["leak_edited"] - sim["clip_source_bg"]
-        return out
+    def _region_lpips(self, job: _Job, reference: str, region: torch.Tensor) -> float:
+        """LPIPS of the edit vs a cached reference, averaged over ``region`` (upsampling weights cached too)."""
+        ref, edited = job.features[reference], job.edits["lpips_edited"]
+        if not hasattr(self.lpips, "layer_maps"):  # a custom backend with only a distance map
+            return masked_mean(self.lpips.distance_map(ref, edited, tuple(region.shape))[0, 0].cpu(), region)
+        weights = job.features.setdefault(f"{reference}_weights", {})
+        return region_mean(self.lpips.layer_maps(ref, edited), region, weights)
 
-    def _sample_cache(self, s: PreparedSample) -> dict[str, Any]:
-        h = hashlib.blake2b(s.source_u8.tobytes(), digest_size=12)
-        h.update(s.mask.numpy().tobytes())
-        if s.target_u8 is not None:
-            h.update(s.target_u8.tobytes())
-        key = (s.sample_id, h.hexdigest())
-        if key in self._cache:
-            self._cache.move_to_end(key)
-        else:
-            self._cache[key] = {}
-            while len(self._cache) > max(1, self.options.source_cache_size):
-                self._cache.popitem(last=False)
-        return self._cache[key]
+    def _clip_values(self, jobs: list[_Job]) -> None:
+        """RSM, strict RSM, RSM gain and style leakage: one CLIP pass per crop, sources cached."""
+        clip, o, wanted = self.clip, self.options, self._wanted
+        queue = _Queue()
+        for job in jobs:
+            s = job.sample
+            if "rsm" in wanted:
+                queue.add(job.edits, "rsm", lambda s=s: object_crop(s.edited_u8, s.mask, o.padding))
+            if "rsm_strict" in wanted:
+                queue.add(job.edits, "rsm_strict", lambda s=s: object_crop(s.edited_u8, s.mask, o.padding, clip.fill))
+            if "rsm_gain" in wanted:
+                queue.add(job.embeddings, "rsm_source", lambda s=s: object_crop(s.source_u8, s.mask, o.padding))
+            if "style_leakage" in wanted:
+                queue.add(job.edits, "leak_edited", lambda s=s: background_image(s.edited_u8, s.mask, clip.fill))
+                queue.add(job.embeddings, "leak_source", lambda s=s: background_image(s.source_u8, s.mask, clip.fill))
+        for chunk in _chunks(queue.items, o.batch_size):
+            emb = clip.encode_images([crop() for _, _, crop in chunk]).cpu()
+            for (owner, key, _), row in zip(chunk, emb, strict=True):
+                owner[key] = row
+        texts = list(dict.fromkeys(style_text(job.style, o.style_template) for job in jobs))
+        text_emb = dict(zip(texts, clip.encode_texts(texts).cpu(), strict=True))
+        for job in jobs:
+            text = text_emb[style_text(job.style, o.style_template)]
+            embs = {k: job.edits.get(k, job.embeddings.get(k)) for k in _CLIP_KEYS}
+            sim = {k: float(rsm_from_embeddings(v, text)) for k, v in embs.items() if v is not None}
+            job.values.update({k: sim[k] for k in ("rsm", "rsm_strict") if k in wanted})
+            if "rsm_gain" in wanted:
+                job.values["rsm_gain"] = sim["rsm"] - sim["rsm_source"]
+            if "style_leakage" in wanted:
+                job.values["style_leakage"] = sim["leak_edited"] - sim["leak_source"]
 
     # ------------------------------------------------------------------------------------------ state
     def update(self, sample_id: str, source, edited, mask, style: str, target=None) -> dict[str, float]:
         """Score one sample and keep its row for :meth:`compute`; returns the row's metric values."""
         values = self.score(sample_id, source, edited, mask, style, target)
         self._rows.append({"sample_id": sample_id, **values})
+        return values
+
+    def update_batch(self, items: Sequence[Mapping[str, Any]]) -> list[dict[str, float]]:
+        """:meth:`score_batch`, keeping every item's row for :meth:`compute`."""
+        values = self.score_batch(items)
+        self._rows.extend({"sample_id": item["sample_id"], **row} for item, row in zip(items, values, strict=True))
         return values
 
     @property
@@ -297,20 +336,96 @@ class RSES:
 
     def config(self) -> dict[str, Any]:
         """Everything needed to reproduce the numbers: metrics, options, model ids and weight files, smoke flag."""
-        import lpips
-        import open_clip
-
         cfg: dict[str, Any] = {"metrics": list(self.metrics), "smoke": self.smoke, "device": str(self.device),
                                "dtype": str(self.dtype).removeprefix("torch."), **dataclasses.asdict(self.options)}
         cfg["style_text_example"] = style_text("pixel-art", self.options.style_template)
         if "clip" in self._needs:
             cfg["clip"] = {"model": self.options.clip_model, "pretrained": self.options.clip_pretrained,
-                           "weights": self.clip_weights, "open_clip_version": open_clip.__version__}
+                           "weights": self.clip_weights, "open_clip_version": _version("open_clip_torch")}
             if self._clip is not None:
                 cfg["clip"] |= {"key": self._clip.key, "resolved": getattr(self._clip, "weights", None)}
         if "lpips" in self._needs:
             cfg["lpips"] = {"net": self.options.lpips_net, "version": "0.1", "weights": self.lpips_weights,
-                            "lpips_version": getattr(lpips, "__version__", "0.1.4")}
+                            "lpips_version": _version("lpips")}
             if self._lpips is not None:
                 cfg["lpips"] |= {"key": self._lpips.key, "resolved": getattr(self._lpips, "weights", None)}
         return cfg
+
+
+@dataclass
+class _Job:
+    """One item of a :meth:`RSES.score_batch` call while it is being scored."""
+
+    sample: PreparedSample
+    style: str
+    region: torch.Tensor
+    features: dict[str, Any]  # cached LPIPS features of the source / target (shared by the sample's jobs)
+    embeddings: dict[str, Any]  # cached CLIP embeddings of the source crops (shared likewise)
+    edits: dict[str, Any] = field(default_factory=dict)  # this edit's own features and embeddings
+    values: dict[str, float] = field(default_factory=dict)
+
+
+class _Queue:
+    """Images to encode, each with the dict and key its result goes to; a key already there or queued is skipped."""
+
+    def __init__(self):
+        self.items: list[tuple[dict[str, Any], str, Any]] = []
+        self._seen: set[tuple[int, str]] = set()
+
+    def add(self, owner: dict[str, Any], key: str, image: Any) -> None:
+        if key not in owner and (id(owner), key) not in self._seen:
+            self._seen.add((id(owner), key))
+            self.items.append((owner, key, image))
+
+    def groups(self, by: Callable[[Any], Any]) -> list[list[tuple[dict[str, Any], str, Any]]]:
+        """The queued items grouped by ``by(image)`` (e.g. the shape, for stacking), in queue order."""
+        out: dict[Any, list] = {}
+        for item in self.items:
+            out.setdefault(by(item[2]), []).append(item)
+        return list(out.values())
+
+
+def _chunks(items: list, size: int) -> list[list]:
+    size = max(1, size)
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _lru(store: OrderedDict, key: tuple[str, str], size: int) -> dict[str, Any]:
+    """The entry for ``key`` in an LRU ``store`` of at most ``size`` entries (created empty if missing)."""
+    if key in store:
+        store.move_to_end(key)
+    else:
+        store[key] = {}
+        while len(store) > max(1, size):
+            store.popitem(last=False)
+    return store[key]
+
+
+def _sample_key(s: PreparedSample) -> tuple[str, str]:
+    """The cache key of a sample: its id and a hash of its source, mask and target."""
+    h = hashlib.sha1(usedforsecurity=False)  # sha1: the fastest hashlib has here
+    for array in (s.source_u8, s.mask.numpy(), s.target_u8):
+        if array is not None:
+            h.update(np.ascontiguousarray(array).data)
+    return s.sample_id, h.hexdigest()
+
+
+def _with_dependencies(metrics: Sequence[str]) -> frozenset[str]:
+    """The metrics to compute: the selected ones plus, transitively, those they are computed from."""
+    wanted, todo = set(), list(metrics)
+    while todo:
+        name = todo.pop()
+        if name not in wanted:
+            wanted.add(name)
+            todo.extend(_DEPENDS.get(name, ()))
+    return frozenset(wanted)
+
+
+def _version(distribution: str) -> str:
+    """An installed package's version, read from its metadata (importing lpips / open_clip costs seconds)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "not installed"

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from metrics_kit import box_mask, photo
 from safetensors.torch import save_file
 
 from rses.errors import UnsafeWeightsError, WeightsNotFoundError
@@ -11,7 +12,6 @@ from rses.metrics.backends import build_lpips, load_clip, load_lpips
 from rses.testing import tiny_open_clip
 from rses.testing.clip import TINY_CLIP_NAME
 from rses.testing.lpips import tiny_lpips
-from tests.metrics.conftest import box_mask, photo
 
 
 def test_missing_weights_raise_with_flag_and_env_named(monkeypatch, tmp_path):

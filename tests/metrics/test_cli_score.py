@@ -3,10 +3,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from metrics_kit import box_mask, paste, photo, posterize
 
 from rses.cli import main
 from rses.io import save_image, save_mask
-from tests.metrics.conftest import box_mask, paste, photo, posterize
 
 
 @pytest.fixture(autouse=True)

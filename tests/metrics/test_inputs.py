@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 import torch
+from metrics_kit import box_mask
 
 from rses.errors import InvalidSampleError
 from rses.metrics import RSES
-from tests.metrics.conftest import box_mask
 
 IMG = np.zeros((16, 16, 3), np.uint8)
 MASK = box_mask(16, 4, 8, 4, 8)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from metrics_kit import box_mask, photo, posterize
 from PIL import Image
 
 from rses.metrics import RSES
@@ -10,7 +11,6 @@ from rses.metrics.regions import padded_box
 from rses.metrics.rsm import style_text
 from rses.testing import tiny_open_clip
 from rses.testing.lpips import tiny_lpips
-from tests.metrics.conftest import box_mask, photo, posterize
 
 CLIP_METRICS = ["rsm", "rsm_strict", "rsm_gain", "style_leakage"]
 

@@ -3,11 +3,11 @@ import math
 import numpy as np
 import pytest
 import torch
+from metrics_kit import box_mask, photo
 from skimage.metrics import structural_similarity
 
 from rses.metrics import RSES, select_metrics
 from rses.metrics.pixel import PSNR_MAX, ssim_map
-from tests.metrics.conftest import box_mask, photo
 
 PIXEL = ["mse_bg", "psnr_bg", "ssim_bg", "pixel_consistency"]
 
