@@ -3,7 +3,7 @@
 Layout of a run directory (the contract every reader relies on)::
 
     run.json              what ran: method, editor config, split + manifest sha256, seeds, metrics, versions
-    journal*.jsonl        append-only per-sample rows, one JSON object a line, flushed + fsynced per row
+    journal*.jsonl        append-only per-sample rows, one JSON object a line, flushed per row
     samples.parquet/.csv  one row per sample (rebuilt from the journals), see ``BASE_COLUMNS``
     summary.json          {metric: {mean, std, ci_low, ci_high, n}} over the "ok" rows
     edits/                the edited PNGs that were scored (``output_path`` in the table, relative to the run)
@@ -117,13 +117,17 @@ class Journal:
         self._fh = open(self.path, "ab")
 
     def append(self, row: dict[str, Any]) -> None:
-        """Append one row and fsync it."""
+        """Append one row and flush it to the OS: it survives the process being killed (even SIGKILL).
+
+        The file is fsynced on :meth:`close`; after a machine crash, rows since the last close may be missing
+        and a resume simply recomputes them (a torn last line is ignored on load).
+        """
         self._fh.write((json.dumps(row, default=_json_default) + "\n").encode())
         self._fh.flush()
-        os.fsync(self._fh.fileno())
 
     def close(self) -> None:
         if self._fh is not None:
+            os.fsync(self._fh.fileno())
             self._fh.close()
             self._fh = None
 

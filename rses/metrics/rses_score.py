@@ -10,7 +10,7 @@ Two variants, named by what they need:
 
 * ``rses_ref`` (weight-free; needs the pseudo-GT target)::
 
-      S = ref_gain = clamp(1 - MSE_in(edited, target) / MSE_in(source, target), 0, 1)
+      S = ref_gain = clamp(1 - E(edited, target) / E(source, target), 0, 1), E: Laplacian MSE inside the mask
       P = clamp((PSNR_bg - 20 dB) / (40 dB - 20 dB), 0, 1)
       RSES_ref = sqrt(S * P)
 

@@ -231,9 +231,10 @@ class RSES:
                 logger.warning("Sample %s has no target: %s are NaN.", s.sample_id, sorted(target_metrics))
                 self._warned_target = True
             return out | dict.fromkeys(target_metrics, math.nan)
-        if wanted & {"mse_in", "ref_gain"}:
+        if "mse_in" in wanted:
             out["mse_in"] = fidelity.mse_in(s.edited, s.target, s.mask)
-            out["ref_gain"] = fidelity.ref_gain_from_mse(out["mse_in"], fidelity.mse_in(s.source, s.target, s.mask))
+        if "ref_gain" in wanted:
+            out["ref_gain"] = fidelity.ref_gain(s.source, s.edited, s.target, s.mask)
         if "ssim_in" in wanted:
             out["ssim_in"] = fidelity.ssim_in(s.edited, s.target, s.mask)
         return out
