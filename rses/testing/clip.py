@@ -66,5 +66,6 @@ def tiny_clip_backend(seed: int = 0, device: str = "cpu"):
     from rses.metrics.backends import OpenClipBackend
 
     tiny = tiny_open_clip(seed, device)
-    return OpenClipBackend(tiny.model, tiny.preprocess, tiny.tokenizer, key=f"{TINY_CLIP_NAME}/seed{seed}",
-                           device=device)
+    return OpenClipBackend(
+        tiny.model, tiny.preprocess, tiny.tokenizer, key=f"{TINY_CLIP_NAME}/seed{seed}", device=device
+    )

@@ -73,8 +73,9 @@ def tiny_t5_encoder(seed: int = 0) -> T5EncoderModel:
     return T5EncoderModel(config).eval()
 
 
-def tiny_flux_vae(seed: int = 0) -> AutoencoderKL:
-    """A 4-block (8x downsampling) Flux-style VAE with 4 latent channels and 8-wide blocks."""
+def tiny_vae(seed: int = 0, **config: Any) -> AutoencoderKL:
+    """A 4-block (8x downsampling) VAE with 4 latent channels and 8-wide blocks; ``config`` adds or overrides
+    ``AutoencoderKL`` arguments (the Flux one drops the quant convs and sets Flux's latent shift and scale)."""
     torch.manual_seed(seed)
     return AutoencoderKL(
         in_channels=3,
@@ -86,11 +87,15 @@ def tiny_flux_vae(seed: int = 0) -> AutoencoderKL:
         block_out_channels=(8, 8, 8, 8),
         layers_per_block=1,
         norm_num_groups=2,
-        use_quant_conv=False,
-        use_post_quant_conv=False,
-        shift_factor=0.0609,
-        scaling_factor=1.5035,
+        **config,
     ).eval()
+
+
+def tiny_flux_vae(seed: int = 0) -> AutoencoderKL:
+    """The Flux-style tiny VAE: no quant convs, Flux's latent shift and scale."""
+    return tiny_vae(
+        seed, use_quant_conv=False, use_post_quant_conv=False, shift_factor=0.0609, scaling_factor=1.5035
+    )
 
 
 def tiny_kontext_components(seed: int = 0) -> dict[str, Any]:

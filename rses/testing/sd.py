@@ -23,7 +23,6 @@ from typing import Any
 
 import torch
 from diffusers import (
-    AutoencoderKL,
     EulerAncestralDiscreteScheduler,
     PNDMScheduler,
     StableDiffusionInpaintPipeline,
@@ -31,10 +30,9 @@ from diffusers import (
     UNet2DConditionModel,
 )
 
-from rses.testing.flux import TEXT_DIM, tiny_clip_text_encoder
+from rses.testing.flux import LATENT_CHANNELS, TEXT_DIM, tiny_clip_text_encoder, tiny_vae
 from rses.testing.tokenizers import tiny_clip_tokenizer
 
-LATENT_CHANNELS = 4
 # The noise schedule of Stable Diffusion 1.x/2.x checkpoints.
 SD_BETAS = {"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear"}
 
@@ -56,27 +54,11 @@ def tiny_sd_unet(in_channels: int, seed: int = 0) -> UNet2DConditionModel:
     ).eval()
 
 
-def tiny_sd_vae(seed: int = 0) -> AutoencoderKL:
-    """A 4-block (8x downsampling) VAE with 4 latent channels, as in Stable Diffusion."""
-    torch.manual_seed(seed)
-    return AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        latent_channels=LATENT_CHANNELS,
-        sample_size=64,
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=(8, 8, 8, 8),
-        layers_per_block=1,
-        norm_num_groups=2,
-    ).eval()
-
-
 def _sd_components(in_channels: int, scheduler: Any, seed: int) -> dict[str, Any]:
     return {
         "unet": tiny_sd_unet(in_channels, seed),
         "scheduler": scheduler,
-        "vae": tiny_sd_vae(seed),
+        "vae": tiny_vae(seed),
         "text_encoder": tiny_clip_text_encoder(seed),
         "tokenizer": tiny_clip_tokenizer(),
         "safety_checker": None,
