@@ -176,7 +176,7 @@ def read_manifest(path: str | Path, name: str | None = None, verify: bool = True
         raise InvalidSampleError(
             f"Line {line} of {path} is not UTF-8 text ({err.reason}); save it as UTF-8."
         ) from None
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in enumerate(text.split("\n"), start=1):  # not splitlines: U+2028 is valid in JSON
         if not line.strip():
             continue
         sample = _parse_line(line, lineno, path, root)
