@@ -35,7 +35,6 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -356,12 +355,6 @@ class _Session:
 
     def run(self, samples: Sequence, progress, description: str) -> None:
         task = progress.add_task(description, total=len(samples)) if progress else None
-        # PNG writes of a batch (edit cache, run-dir outputs) run on this thread, in order, while the batch is
-        # scored; a batch's rows are journalled only once its files are on disk.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rses-writer") as self._writer:
-            self._run(samples, progress, task)
-
-    def _run(self, samples: Sequence, progress, task) -> None:
         for start in range(0, len(samples), self.cfg.batch_size):
             for row in self._batch(samples[start : start + self.cfg.batch_size]):
                 self.journal.append(row)
@@ -397,12 +390,6 @@ class _Session:
                 except Exception as err:  # noqa: BLE001  (an unreadable edit becomes a failed row)
                     self._fail(row, err)
         self._score(items)
-        for sample, row in zip(samples, rows, strict=True):
-            for write in inputs.get(sample.id, {}).get("writes", []):
-                try:
-                    write.result()
-                except Exception as err:  # noqa: BLE001  (a failed write becomes a failed row)
-                    self._fail(row, err)
         return rows
 
     def _base_row(self, sample) -> dict[str, Any]:
@@ -472,10 +459,9 @@ class _Session:
             row["edit_seconds"] = seconds
             try:
                 inputs[sample.id]["edited"] = check_edit(image, sample.id)
+                save_png(cache_path, image)
             except InvalidSampleError as err:
                 self._fail(row, err)
-            else:
-                inputs[sample.id]["writes"] = [self._writer.submit(save_png, cache_path, image)]
 
     def _scoring_input(self, sample, row: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         """The edit at the source's size, linked into the run directory, as one ``RSES.score_batch`` item."""
@@ -484,12 +470,11 @@ class _Session:
         row.update(edit_height=edited.shape[0], edit_width=edited.shape[1])
         size = data["source"].shape[:2]
         output = Path("edits") / f"{safe_name(sample.id)}.png"
-        if edited.shape[:2] == size:  # after the cache write queued before it (one writer thread: FIFO)
-            write = self._writer.submit(_link_or_copy, cache_path, self.run_dir / output)
+        if edited.shape[:2] == size:
+            _link_or_copy(cache_path, self.run_dir / output)
         else:
             edited = to_source_size(edited, size)
-            write = self._writer.submit(save_png, self.run_dir / output, edited)
-        data.setdefault("writes", []).append(write)
+            save_png(self.run_dir / output, edited)
         row["output_path"] = str(output)
         return {
             "sample_id": sample.id,
