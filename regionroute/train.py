@@ -201,7 +201,7 @@ def training_losses(
 ) -> dict:
     """One forward: flow-matching MSE plus (optionally) focus/cover on this batch's style maps.
 
-    Returns ``{"loss", "flow"}`` and, with ``attn_loss``, ``"focus", "cover", "attn", "mass_in_mask", "maps"``.
+    Returns ``{"loss", "flow"}`` and, with ``attn_loss``, ``"focus", "cover", "attn", "maps"``.
     """
     x0 = batch["target_latents"]
     s = sigmas.view(-1, 1, 1, 1).to(x0.dtype)
@@ -240,11 +240,7 @@ def training_losses(
         att = attention_losses(
             maps, batch["mask"], batch["token_valid"], loss_config or AttentionLossConfig()
         )
-        out |= att | {
-            "loss": flow + att["attn"],
-            "maps": maps,
-            "mass_in_mask": mass_in_mask(maps.detach(), batch["mask"], batch["token_valid"]),
-        }
+        out |= att | {"loss": flow + att["attn"], "maps": maps}
     return out
 
 
@@ -278,7 +274,13 @@ def evaluate_fixed_batch(
         attn_loss=True,
         softmax_over=config.softmax_over,
     )
-    return {k: float(out[k]) for k in ("flow", "focus", "cover", "mass_in_mask")}
+    return _diagnostics(out, batch)
+
+
+def _diagnostics(out: dict, batch: dict) -> dict[str, float]:
+    """Flow, focus, cover and the share of attention inside the mask, as floats for logs."""
+    share = mass_in_mask(out["maps"].detach(), batch["mask"], batch["token_valid"])
+    return {k: float(out[k]) for k in ("flow", "focus", "cover")} | {"mass_in_mask": float(share)}
 
 
 def _optimizer(params, config: TrainConfig):
@@ -471,7 +473,7 @@ def write_validation(
         ax.set_axis_off()
         fig.savefig(out_dir / f"attention_{int(index[b])}.png", dpi=80, bbox_inches="tight")
         plt.close(fig)
-    metrics = {k: float(out[k]) for k in ("flow", "focus", "cover", "mass_in_mask")}
+    metrics = _diagnostics(out, batch)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
 
