@@ -28,7 +28,6 @@ import contextlib
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from diffusers.models.attention_dispatch import dispatch_attention_fn
 from diffusers.models.embeddings import apply_rotary_emb
 from diffusers.models.transformers.transformer_flux import _get_qkv_projections
@@ -89,15 +88,6 @@ class StyleProbe:
     def __post_init__(self) -> None:
         if self.softmax_over not in ("text", "style"):
             raise ValueError(f"softmax_over={self.softmax_over!r}; use 'text' or 'style'.")
-        self._selector: torch.Tensor | None = None
-
-    def style_selector(self, dtype: torch.dtype) -> torch.Tensor:
-        """``(B, 1, T, K)`` one-hot: entry ``[b, 0, t, k]`` is 1 where text token ``t`` is sample ``b``'s
-        valid style token ``k`` (built once per probe, shared by every layer)."""
-        if self._selector is None or self._selector.dtype != dtype:
-            one_hot = F.one_hot(self.token_index, self.text_len).transpose(1, 2).to(dtype)
-            self._selector = (one_hot * self.token_valid[:, None, :])[:, None]
-        return self._selector
 
 
 def style_attention_map(query: torch.Tensor, key: torch.Tensor, probe: StyleProbe) -> torch.Tensor:
@@ -122,12 +112,9 @@ def style_attention_map(query: torch.Tensor, key: torch.Tensor, probe: StyleProb
         index = probe.token_index[:, :, None, None].expand(-1, -1, key.shape[2], key.shape[3])
         scores = torch.einsum("bnhd,bkhd->bhnk", q_img, key[:, :t].gather(1, index).float()) * scale
         return scores.masked_fill(~valid, float("-inf")).softmax(dim=-1).mean(dim=1)
-    # softmax over the text keys times a one-hot "value" per style token = the probabilities at the style
-    # columns, in one fused attention call (padding columns are all-zero values, so they come out 0)
-    selector = probe.style_selector(key.dtype if key.dtype == torch.float64 else torch.float32)
-    return F.scaled_dot_product_attention(
-        q_img.transpose(1, 2), key[:, :t].float().transpose(1, 2), selector.expand(-1, key.shape[2], -1, -1)
-    ).mean(dim=1)
+    probs = (torch.einsum("bnhd,bthd->bhnt", q_img, key[:, :t].float()) * scale).softmax(dim=-1)
+    index = probe.token_index[:, None, None, :].expand(-1, probs.shape[1], n, -1)
+    return probs.gather(-1, index).masked_fill(~valid, 0.0).mean(dim=1)
 
 
 class RegionRouteAttnProcessor:
