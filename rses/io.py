@@ -91,24 +91,16 @@ def load_mask(path: str | Path, threshold: float | None = None) -> np.ndarray:
     return arr > 0
 
 
-def save_image(path: str | Path, image: np.ndarray) -> None:
-    """Save a ``(H, W, 3)`` uint8 RGB array as PNG (atomically: write then rename)."""
+def save_image(path: str | Path, image: np.ndarray, compress_level: int = 6) -> None:
+    """Save a ``(H, W, 3)`` RGB or ``(H, W)`` gray uint8 array as PNG, atomically (a temporary file, then a
+    rename, so readers never see half a file). ``compress_level`` 0 writes fastest, 9 smallest."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(tmp, format="PNG")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(tmp, format="PNG", compress_level=compress_level)
     os.replace(tmp, path)
 
 
 def save_mask(path: str | Path, mask: np.ndarray) -> None:
     """Save a bool mask as a 0/255 8-bit PNG."""
-    save_image_l(path, np.where(mask, 255, 0).astype(np.uint8))
-
-
-def save_image_l(path: str | Path, gray: np.ndarray) -> None:
-    """Save a ``(H, W)`` uint8 array as a grayscale PNG."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    Image.fromarray(gray, mode="L").save(tmp, format="PNG")
-    os.replace(tmp, path)
+    save_image(path, np.where(mask, 255, 0).astype(np.uint8))

@@ -139,7 +139,8 @@ def eval_command(
 
         _print_summary(load_run(result.run_dir))
     console.print(
-        f"Run directory: {escape(str(result.run_dir))} ({result.n_new} new, {result.n_skipped} resumed)"
+        f"Run directory: {escape(str(result.run_dir))} ({result.n_new} new, {result.n_skipped} resumed)",
+        soft_wrap=True,
     )
     if not result.merged:
         console.print("This rank's rows are in its journal; rank 0 writes the tables.")

@@ -40,7 +40,7 @@ METRICS: dict[str, MetricInfo] = {m.name: m for m in [
     MetricInfo("pixel_consistency", "pixel", True, 0.0, 1.0, "share of background pixels changed by <= 2/255"),
     MetricInfo("mse_in", "pixel", False, 0.0, 1.0, "MSE inside the mask vs the pseudo-GT target", needs_target=True),
     MetricInfo("ssim_in", "pixel", True, -1.0, 1.0, "SSIM inside the mask vs the pseudo-GT target", needs_target=True),
-    MetricInfo("ref_gain", "pixel", True, 0.0, 1.0, "share of the source-to-target Laplacian distance covered inside the mask",
+    MetricInfo("ref_gain", "pixel", True, 0.0, 1.0, "share of the source-to-target Laplacian distance covered",
                needs_target=True),
     MetricInfo("rses_ref", "pixel", True, 0.0, 1.0, "weight-free RSES: sqrt(ref_gain * PSNR_bg preservation)",
                needs_target=True, combined=True),

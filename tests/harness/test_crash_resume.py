@@ -68,7 +68,7 @@ def test_sigkill_resume_equals_an_uninterrupted_run_and_a_second_run_is_locked_o
     resumed = rses_cli(*args, env={"FAKE_EDIT_LOG": str(log)})
     out, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err
-    assert f"{12 - rows_before} new, {rows_before} resumed" in out
+    assert f"{12 - rows_before} new, {rows_before} resumed" in " ".join(out.split())
 
     run_eval(
         RunConfig(method="fake-shift", split=str(split12), out=tmp_path / "fresh", metrics=METRICS),
