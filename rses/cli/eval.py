@@ -67,6 +67,9 @@ def _fmt(value: float, digits: str = ".4g") -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, digits)
 
 
+SMOKE_NOTE = "smoke run: tiny random-weight models, these numbers are not meaningful"
+
+
 @app.command("eval")
 def eval_command(
     method: str = typer.Option(..., "--method", "-m", help="Editor name (see `rses ls editors`)."),
@@ -156,8 +159,10 @@ def eval_command(
 
 
 def _print_summary(run) -> None:
+    smoke = bool(run.info.get("smoke"))
     table = Table(
-        title=f"{run.info['method']} on {run.info['split']}" + (" (smoke)" if run.info.get("smoke") else "")
+        title=f"{run.info['method']} on {run.info['split']}" + (" (smoke)" if smoke else ""),
+        caption=SMOKE_NOTE if smoke else None,
     )
     for column in ("metric", "mean", "std", "95% CI", "n"):
         table.add_column(column, justify="left" if column == "metric" else "right")

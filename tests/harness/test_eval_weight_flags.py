@@ -67,3 +67,11 @@ def test_weights_flag_on_an_editor_without_weights_is_a_usage_error(capsys, tmp_
     )
     assert code == 2
     assert "no config" in err or "no config field" in err
+
+
+def test_smoke_runs_say_their_numbers_are_not_meaningful(capsys, tmp_path):
+    with pytest.raises(SystemExit) as info:
+        main(["eval", "--method", "identity", "--metrics", "pixel", "--smoke", "--limit", "1", "--device", "cpu",
+              "--out", str(tmp_path / "r"), "--no-progress"])
+    assert info.value.code == 0
+    assert "these numbers are not meaningful" in " ".join(capsys.readouterr().out.split())
