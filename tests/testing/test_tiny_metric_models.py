@@ -1,14 +1,10 @@
-import time
-
 import torch
 
 from rses.testing import tiny_lpips, tiny_open_clip
 
 
-def test_tiny_open_clip_builds_fast_runs_and_is_deterministic():
-    start = time.perf_counter()
+def test_tiny_open_clip_builds_runs_and_is_deterministic():
     a = tiny_open_clip(seed=0)
-    assert time.perf_counter() - start < 2.0
     b, c = tiny_open_clip(seed=0), tiny_open_clip(seed=1)
     tokens = a.tokenizer(["a pixel art style image"])
     image = torch.rand(1, 3, 32, 32)
@@ -20,10 +16,8 @@ def test_tiny_open_clip_builds_fast_runs_and_is_deterministic():
         assert not torch.equal(emb, c.model.encode_image(image))
 
 
-def test_tiny_lpips_builds_fast_runs_and_is_deterministic():
-    start = time.perf_counter()
+def test_tiny_lpips_builds_runs_and_is_deterministic():
     a = tiny_lpips(seed=0)
-    assert time.perf_counter() - start < 2.0
     x, y = torch.rand(1, 3, 64, 64) * 2 - 1, torch.rand(1, 3, 64, 64) * 2 - 1
     with torch.no_grad():
         d = a(x, y)
