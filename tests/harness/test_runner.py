@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 
 import numpy as np
 import pandas as pd
@@ -166,10 +165,9 @@ def test_ranks_split_the_samples_and_rank_0_merges(split12, tmp_path, monkeypatc
     assert (other.n_new, other.merged) == (6, False)
     assert not (tmp_path / "run" / "samples.parquet").exists()
     monkeypatch.setenv("RANK", "0")
-    start = time.monotonic()
+    monkeypatch.setattr("rses.runner.time.sleep", lambda s: pytest.fail("rank 0 waited although every row exists"))
     main = run(split12, tmp_path / "run")
     assert (main.n_new, main.merged, main.complete, main.n_ok) == (6, True, True, 12)
-    assert time.monotonic() - start < 5
     journals = sorted(p.name for p in (tmp_path / "run").glob("journal*.jsonl"))
     assert journals == ["journal.s0of1.r0of2.jsonl", "journal.s0of1.r1of2.jsonl"]
 
@@ -183,10 +181,8 @@ def test_a_locked_run_directory_stops_a_second_run(split12, tmp_path):
 
 
 def test_missing_weights_stop_before_any_work(split12, tmp_path):
-    start = time.monotonic()
     with pytest.raises(WeightsNotFoundError, match="rses-tests/no-such-model"):
         run(split12, tmp_path / "run", method="fake-weights")
-    assert time.monotonic() - start < 5
     assert not (tmp_path / "run").exists()
 
 
