@@ -91,6 +91,18 @@ def load_mask(path: str | Path, threshold: float | None = None) -> np.ndarray:
     return arr > 0
 
 
+def write_atomic(path: str | Path, data: str | bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename, so readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data.encode() if isinstance(data, str) else data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
 def save_image(path: str | Path, image: np.ndarray, compress_level: int = 6) -> None:
     """Save a ``(H, W, 3)`` RGB or ``(H, W)`` gray uint8 array as PNG, atomically (a temporary file, then a
     rename, so readers never see half a file). ``compress_level`` 0 writes fastest, 9 smallest."""

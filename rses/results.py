@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from rses.errors import RsesError
+from rses.io import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -65,17 +66,6 @@ BASE_COLUMNS = (
     "edit_seconds",  # editor time per sample (batch time / batch size; 0 when cached)
     "score_seconds",  # metric time for this sample
 )
-
-
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename, so readers never see half a file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data.encode() if isinstance(data, str) else data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def write_json(path: Path, obj: Any) -> None:

@@ -231,8 +231,9 @@ def leaderboard_command(
 
     Example: rses leaderboard runs/* --format md
     """
+    from rses.io import write_atomic
     from rses.leaderboard import render
-    from rses.results import load_run, write_atomic
+    from rses.results import load_run
 
     names = _metric_spec(metrics)
     text = render([load_run(p) for p in runs], fmt, None if names == "all" else names)

@@ -43,7 +43,7 @@ import numpy as np
 from PIL import Image
 
 from rses.errors import InvalidSampleError, UsageError
-from rses.io import load_image, load_mask
+from rses.io import load_image, load_mask, write_atomic
 from rses.weights import sha256_file
 
 PROMPT_TEMPLATE = "make the {object} in {style} style, keep other area unchanged"
@@ -333,8 +333,5 @@ def sample_record(
 def write_manifest(path: str | Path, records: Sequence[dict[str, Any]]) -> Path:
     """Write records (from :func:`sample_record`) as JSON Lines, atomically; returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r, sort_keys=False) + "\n" for r in records), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, "".join(json.dumps(r, sort_keys=False) + "\n" for r in records))
     return path

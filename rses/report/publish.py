@@ -57,8 +57,9 @@ def publish(
     from rses.data.manifest import resolve_split
     from rses.drift import make_baseline, write_baseline
     from rses.errors import UsageError
+    from rses.io import write_atomic
     from rses.leaderboard import render
-    from rses.results import load_run, write_atomic
+    from rses.results import load_run
     from rses.runner import RunConfig, run_eval, safe_split_name
 
     out, runs_dir = Path(out), Path(runs_dir)
