@@ -61,30 +61,43 @@ class RegionRouteEditor(Editor):
     def weights(self) -> list[WeightSpec]:
         return [] if self.smoke else [KONTEXT_SPEC, EXPERTS_SPEC]
 
+    def check_weights(self) -> None:
+        """Resolve the base model and the experts as :meth:`pipeline` will, honouring ``config.base`` and
+        ``config.experts``, so a missing checkpoint stops the run before any work."""
+        self._base_path()
+        self._experts_path()
+
+    def _base_path(self):
+        """The local FLUX.1-Kontext-dev folder; ``None`` in smoke mode (the tiny pipeline is used)."""
+        return None if self.smoke else resolve_weights(KONTEXT_SPEC, self.config.base)
+
+    def _experts_path(self):
+        """The directory of ``{style}.safetensors`` experts; ``None`` in smoke mode without ``config.experts``."""
+        if self.smoke and self.config.experts is None:
+            return None
+        return resolve_weights(EXPERTS_SPEC, self.config.experts)
+
     def pipeline(self):
         """The Kontext pipeline with every configured expert loaded (built once)."""
         if self._pipe is not None:
             return self._pipe
         import torch
 
-        cfg = self.config
-        if self.smoke:
+        cfg, base, experts = self.config, self._base_path(), self._experts_path()
+        if base is None:
             from rses.testing.flux import tiny_kontext_pipeline
 
             pipe = tiny_kontext_pipeline(seed=0)
         else:
             from diffusers import FluxKontextPipeline
 
-            base = resolve_weights(KONTEXT_SPEC, cfg.base)
             pipe = FluxKontextPipeline.from_pretrained(
                 base, torch_dtype=getattr(torch, cfg.dtype), use_safetensors=not pickle_allowed()
             )
-        if self.smoke and cfg.experts is None:
-            for style in cfg.styles:
+        for style in cfg.styles:
+            if experts is None:
                 add_expert(pipe.transformer, style)
-        else:
-            experts = resolve_weights(EXPERTS_SPEC, cfg.experts)
-            for style in cfg.styles:
+            else:
                 load_expert(pipe, experts, style)
         self._pipe = pipe.to(self.device)
         return self._pipe

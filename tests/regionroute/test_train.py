@@ -132,3 +132,22 @@ def test_editor_runs_without_mask_and_rejects_unknown_style():
     bad = EditRequest("s1", image, None, "make the cat in watercolor style", "watercolor", "cat")
     with pytest.raises(UsageError, match="No RegionRoute expert for style 'watercolor'"):
         editor.edit([bad])
+
+
+def test_editor_preflight_resolves_the_configured_base_and_experts(tmp_path):
+    from regionroute.editor import RegionRouteConfig
+    from rses.errors import WeightsNotFoundError
+
+    base, experts = tmp_path / "kontext", tmp_path / "experts"
+    base.mkdir()
+    config = RegionRouteConfig(base=str(base), experts=str(experts))
+    with pytest.raises(
+        WeightsNotFoundError, match="RegionRoute style experts not found.*experts \\(does not"
+    ):
+        get_editor("regionroute", config=config).check_weights()
+    experts.mkdir()
+    get_editor("regionroute", config=config).check_weights()  # both configured folders exist: no hub lookup
+    with pytest.raises(WeightsNotFoundError, match="RegionRoute style experts"):
+        get_editor(
+            "regionroute", config=RegionRouteConfig(experts=str(tmp_path / "nowhere")), smoke=True
+        ).check_weights()
