@@ -369,7 +369,9 @@ class _Session:
             except InvalidSampleError as err:
                 self._fail(row, err)
                 continue
-            cache_path = self.cache.path(sample, row["seed"], self.editor.sees_mask)
+            cache_path = inputs[sample.id]["cache_path"] = self.cache.path(
+                sample, row["seed"], self.editor.sees_mask
+            )
             if cache_path.is_file():
                 row["cached"] = True
             else:
@@ -458,7 +460,7 @@ class _Session:
 
     def _scoring_input(self, sample, row: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         """The edit at the source's size, linked into the run directory, as one ``RSES.score_batch`` item."""
-        cache_path = self.cache.path(sample, row["seed"], self.editor.sees_mask)
+        cache_path = data["cache_path"]
         edited = data["edited"] if "edited" in data else load_image(cache_path)
         row.update(edit_height=edited.shape[0], edit_width=edited.shape[1])
         size = data["source"].shape[:2]
