@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
@@ -91,25 +92,46 @@ def load_mask(path: str | Path, threshold: float | None = None) -> np.ndarray:
     return arr > 0
 
 
-def write_atomic(path: str | Path, data: str | bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename, so readers never see half a file."""
+def write_atomic(path: str | Path, data: str | bytes, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename, so readers never see half a file.
+
+    ``durable`` also fsyncs the file before the rename, so it survives a machine crash. Files that can be
+    rebuilt (a run's tables) skip it: on ext4 an fsync also flushes every other file written since the last
+    one, e.g. all the edits of a run.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as fh:
         fh.write(data.encode() if isinstance(data, str) else data)
-        fh.flush()
-        os.fsync(fh.fileno())
+        if durable:
+            fh.flush()
+            os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 
 def save_image(path: str | Path, image: np.ndarray, compress_level: int = 6) -> None:
     """Save a ``(H, W, 3)`` RGB or ``(H, W)`` gray uint8 array as PNG, atomically (a temporary file, then a
-    rename, so readers never see half a file). ``compress_level`` 0 writes fastest, 9 smallest."""
+    rename, so readers never see half a file). ``compress_level`` 0 writes fastest (no filtering, stored
+    deflate blocks: ~0.4 ms for 256x256 RGB), 9 smallest."""
+    array = np.asarray(image, dtype=np.uint8)
+    if array.ndim == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
+    params = [cv2.IMWRITE_PNG_COMPRESSION, compress_level]
+    if compress_level == 0:
+        params += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE]
+    ok, encoded = cv2.imencode(".png", array, params)
+    if not ok:
+        raise InvalidSampleError(f"Cannot encode an array of shape {array.shape} as PNG for {path}.")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(tmp, format="PNG", compress_level=compress_level)
+    try:
+        fh = open(tmp, "wb")
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(tmp, "wb")
+    with fh:
+        fh.write(encoded)
     os.replace(tmp, path)
 
 

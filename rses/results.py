@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -68,13 +69,13 @@ BASE_COLUMNS = (
 )
 
 
-def write_json(path: Path, obj: Any) -> None:
-    """Write ``obj`` as indented JSON, atomically."""
-    write_atomic(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+def write_json(path: Path, obj: Any, durable: bool = True) -> None:
+    """Write ``obj`` as indented JSON, atomically (``durable``: as :func:`rses.io.write_atomic`)."""
+    write_atomic(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n", durable=durable)
 
 
 class Journal:
-    """An append-only JSON Lines file of per-sample rows; each :meth:`append` is durable when it returns.
+    """An append-only JSON Lines file of per-sample rows; each :meth:`append` survives the process's death.
 
     Opening truncates a torn last line left by a killed writer, so appends never glue onto half a row.
     """
@@ -109,15 +110,14 @@ class Journal:
     def append(self, row: dict[str, Any]) -> None:
         """Append one row and flush it to the OS: it survives the process being killed (even SIGKILL).
 
-        The file is fsynced on :meth:`close`; after a machine crash, rows since the last close may be missing
-        and a resume simply recomputes them (a torn last line is ignored on load).
+        There is no fsync: after a machine crash the last rows may be missing, and a resume recomputes them
+        (a torn last line is ignored on load; an unreadable cached edit is made again).
         """
         self._fh.write((json.dumps(row, default=_json_default) + "\n").encode())
         self._fh.flush()
 
     def close(self) -> None:
         if self._fh is not None:
-            os.fsync(self._fh.fileno())
             self._fh.close()
             self._fh = None
 
@@ -153,13 +153,20 @@ def read_journals(run_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 def rows_to_table(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> pd.DataFrame:
-    """The per-sample table: ``BASE_COLUMNS`` then one float column per metric, in ``rows`` order."""
-    table = pd.DataFrame(list(rows), columns=[*BASE_COLUMNS, *metrics])
+    """The per-sample table: ``BASE_COLUMNS`` then one float column per metric, in ``rows`` order.
+
+    A metric missing from a row (a failed sample) or not a number is NaN.
+    """
+    columns = {name: [row.get(name) for row in rows] for name in BASE_COLUMNS}
+    for name in ("error", "output_path"):
+        columns[name] = ["" if value is None else str(value) for value in columns[name]]
     for name in metrics:
-        table[name] = pd.to_numeric(table[name], errors="coerce").astype("float64")
-    table["error"] = table["error"].fillna("").astype(str)
-    table["output_path"] = table["output_path"].fillna("").astype(str)
-    return table
+        columns[name] = np.array([_as_float(row.get(name)) for row in rows], dtype=np.float64)
+    return pd.DataFrame(columns, columns=[*BASE_COLUMNS, *metrics])
+
+
+def _as_float(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
 
 
 def bootstrap_ci(
@@ -174,19 +181,26 @@ def bootstrap_ci(
     values = np.asarray(values, dtype=np.float64)
     if values.size == 0:
         return (math.nan, math.nan)
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, values.size, size=(n_resamples, values.size))].mean(axis=1)
+    means = values[_resampling(values.size, n_resamples, seed)].mean(axis=1)
     alpha = (1.0 - confidence) / 2.0
     low, high = np.quantile(means, [alpha, 1.0 - alpha])
     return (float(low), float(high))
 
 
+@functools.lru_cache(maxsize=2)
+def _resampling(n: int, n_resamples: int, seed: int) -> np.ndarray:
+    """The bootstrap's ``(n_resamples, n)`` draws: the metrics of one run share them (and the time)."""
+    draws = np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
+    draws.flags.writeable = False
+    return draws
+
+
 def summarize(table: pd.DataFrame, metrics: Sequence[str], n_resamples: int = 1000, seed: int = 0) -> dict:
     """``{metric: {mean, std, ci_low, ci_high, n}}`` over the ``ok`` rows (std: ddof=1, 0 for one value)."""
-    ok = table[table["status"] == "ok"]
+    ok = table.loc[table["status"] == "ok", list(metrics)].to_numpy(dtype=np.float64)
     summary = {}
-    for name in metrics:
-        values = ok[name].dropna().to_numpy(dtype=np.float64)
+    for name, column in zip(metrics, ok.T, strict=True):
+        values = column[~np.isnan(column)]
         low, high = bootstrap_ci(values, n_resamples=n_resamples, seed=seed)
         summary[name] = {
             "mean": float(values.mean()) if values.size else math.nan,
@@ -205,7 +219,7 @@ def write_tables(run_dir: Path, table: pd.DataFrame, summary: dict) -> None:
         tmp = run_dir / f".{name}.{os.getpid()}.tmp"
         writer(tmp, index=False)
         os.replace(tmp, run_dir / name)
-    write_json(run_dir / SUMMARY_JSON, summary)
+    write_json(run_dir / SUMMARY_JSON, summary, durable=False)
 
 
 @dataclass

@@ -2,17 +2,18 @@
 
 For each sample the runner
 
-1. takes the edit from the on-disk edit cache, or calls the editor (in batches) and caches the result; the
-   cache key is the editor name, its config hash, the smoke flag, the sample id, the seed and a digest of the
-   inputs, so a rerun or a re-score never regenerates an edit (cache: ``$RSES_CACHE_DIR/edits`` or
-   ``~/.cache/rses/edits``);
+1. takes the edit from the on-disk edit cache (an unreadable entry is made again), or calls the editor (in
+   batches) and caches the result; the cache key is the editor name, its config hash, the smoke flag, the
+   sample id, the seed and a digest of the inputs, so a rerun or a re-score never regenerates an edit
+   (cache: ``$RSES_CACHE_DIR/edits`` or ``~/.cache/rses/edits``);
 2. brings the edit to the source size (PIL Lanczos resampling, ``RESIZE_METHOD``; the editor's size is kept in
    the row as ``edit_height``/``edit_width``);
-3. scores it with :class:`rses.metrics.RSES` and appends the row to the run's journal (durable per row).
+3. scores it with :class:`rses.metrics.RSES` and appends the row to the run's journal (flushed per row).
 
 A sample whose editor call raises, returns NaN or a wrong shape, or whose metrics fail, becomes a ``failed``
 row with the error; the run goes on. Killed at any moment, the same command resumes: samples with a row are
 skipped (``retry_failed`` reruns failed ones). A lock on the run directory stops a second concurrent run.
+Rows and edits are flushed to the OS, not fsynced: after a machine crash the last rows are recomputed.
 
 Scaling: ``shard=(i, n)`` takes every n-th sample from the i-th; under ``torchrun``/``accelerate launch`` the
 ranks (``RANK``/``WORLD_SIZE``, or ``LOCAL_RANK``/``LOCAL_WORLD_SIZE``) split the shard again the same way.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -291,15 +293,34 @@ def dir_lock(path: Path, what: str, wait: bool = False) -> Iterator[None]:
 
 
 def environment_info() -> dict[str, Any]:
-    """Package versions, Python, OS and the rses git commit (when run from a checkout); no host name."""
+    """Package versions, Python, OS and the rses git commit (when run from a checkout); no host name.
+
+    Versions and the commit are looked up once per process (they cost ~7 ms, paid again by every run of a
+    sweep otherwise).
+    """
+    return {
+        "packages": dict(_package_versions()),
+        "git_hash": _git_hash(),
+        "python": platform.python_version(),
+        "platform": f"{platform.system()} {platform.machine()}",
+    }
+
+
+@functools.cache
+def _package_versions() -> tuple[tuple[str, str], ...]:
     from importlib.metadata import PackageNotFoundError, version
 
-    packages = {"rses": rses.__version__}
+    packages = [("rses", rses.__version__)]
     for name in PACKAGES:
         try:
-            packages[name] = version(name)
+            packages.append((name, version(name)))
         except PackageNotFoundError:
             continue
+    return tuple(packages)
+
+
+@functools.cache
+def _git_hash() -> str | None:
     try:
         git = subprocess.run(
             ["git", "rev-parse", "HEAD"],
@@ -308,15 +329,9 @@ def environment_info() -> dict[str, Any]:
             text=True,
             timeout=5,
         )
-        git_hash = git.stdout.strip() if git.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
-        git_hash = None
-    return {
-        "packages": packages,
-        "git_hash": git_hash,
-        "python": platform.python_version(),
-        "platform": f"{platform.system()} {platform.machine()}",
-    }
+        return None
+    return git.stdout.strip() if git.returncode == 0 else None
 
 
 def _now() -> str:
@@ -372,20 +387,32 @@ class _Session:
             cache_path = inputs[sample.id]["cache_path"] = self.cache.path(
                 sample, row["seed"], self.editor.sees_mask
             )
-            if cache_path.is_file():
-                row["cached"] = True
-            else:
+            cached = self._cached_edit(cache_path)
+            if cached is None:
                 todo.append((sample, row, cache_path))
+            else:
+                inputs[sample.id]["edited"], row["cached"] = cached, True
         self._edit(todo, inputs)
         items = []
         for sample, row in zip(samples, rows, strict=True):
             if row["status"] == "pending":
                 try:
                     items.append((sample, row, self._scoring_input(sample, row, inputs[sample.id])))
-                except Exception as err:  # noqa: BLE001  (an unreadable edit becomes a failed row)
+                except Exception as err:  # noqa: BLE001  (a failed resize or copy becomes a failed row)
                     self._fail(row, err)
         self._score(items)
         return rows
+
+    @staticmethod
+    def _cached_edit(cache_path: Path) -> np.ndarray | None:
+        """The cached edit, or None when there is none or it cannot be read (it is then made again)."""
+        if not cache_path.is_file():
+            return None
+        try:
+            return load_image(cache_path)
+        except InvalidSampleError as err:
+            log.warning("Unreadable cached edit, making it again: %s", err)
+            return None
 
     def _base_row(self, sample) -> dict[str, Any]:
         return {
@@ -460,8 +487,7 @@ class _Session:
 
     def _scoring_input(self, sample, row: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         """The edit at the source's size, linked into the run directory, as one ``RSES.score_batch`` item."""
-        cache_path = data["cache_path"]
-        edited = data["edited"] if "edited" in data else load_image(cache_path)
+        cache_path, edited = data["cache_path"], data["edited"]
         row.update(edit_height=edited.shape[0], edit_width=edited.shape[1])
         size = data["source"].shape[:2]
         output = Path("edits") / f"{safe_name(sample.id)}.png"
@@ -513,7 +539,14 @@ class _Session:
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
+    """Give ``dst`` the bytes of ``src``: a hard link where the file system allows, else a copy; atomic."""
+    try:
+        os.link(src, dst)  # the usual case: one system call
+        return
+    except FileNotFoundError:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:  # dst exists (a rescored sample) or no hard links here: through a temporary file
+        pass
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     try:
@@ -549,7 +582,7 @@ def _prepare_run_json(run_dir: Path, fresh: dict[str, Any]) -> dict[str, Any]:
     """Create run.json, or check that an existing one describes the same run and mark a resumed session."""
     path = run_dir / RUN_JSON
     if not path.is_file():
-        write_json(path, fresh)
+        write_json(path, fresh, durable=False)
         return fresh
     old = json.loads(path.read_text())
     for key in RESUME_KEYS:
@@ -564,7 +597,7 @@ def _prepare_run_json(run_dir: Path, fresh: dict[str, Any]) -> dict[str, Any]:
         "started": old.get("started", fresh["started"]),
         "n_sessions": old.get("n_sessions", 1) + 1,
     }
-    write_json(path, merged)
+    write_json(path, merged, durable=False)
     return merged
 
 
@@ -621,7 +654,7 @@ def finalize(
         info.update(
             finished=_now(), n_expected=len(selected_ids), n_ok=n_ok, n_failed=n_failed, complete=complete
         )
-        write_json(run_dir / RUN_JSON, info)
+        write_json(run_dir / RUN_JSON, info, durable=False)
     return n_ok, n_failed, complete
 
 

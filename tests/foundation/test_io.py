@@ -3,13 +3,28 @@ import pytest
 from PIL import Image
 
 from rses.errors import InvalidSampleError
-from rses.io import load_image, load_mask, save_image, save_mask
+from rses.io import load_image, load_mask, save_image, save_mask, write_atomic
 
 
-def test_image_round_trip(tmp_path):
-    img = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
-    save_image(tmp_path / "a.png", img)
-    np.testing.assert_array_equal(load_image(tmp_path / "a.png"), img)
+@pytest.mark.parametrize("compress_level", [0, 6, 9])
+def test_image_round_trip(tmp_path, compress_level):
+    img = np.arange(5 * 7 * 3, dtype=np.uint8).reshape(5, 7, 3)  # channels differ: RGB order is kept
+    save_image(tmp_path / "new" / "a.png", img, compress_level=compress_level)
+    np.testing.assert_array_equal(load_image(tmp_path / "new" / "a.png"), img)
+    assert Image.open(tmp_path / "new" / "a.png").format == "PNG"
+    gray = img[..., 1]
+    save_image(tmp_path / "g.png", gray, compress_level=compress_level)
+    np.testing.assert_array_equal(load_image(tmp_path / "g.png"), np.repeat(gray[..., None], 3, axis=2))
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["a.png", "g.png"]  # no temporaries
+
+
+@pytest.mark.parametrize(("durable", "fsyncs"), [(True, 1), (False, 0)])
+def test_write_atomic_fsyncs_only_durable_files(tmp_path, monkeypatch, durable, fsyncs):
+    calls = []
+    monkeypatch.setattr("rses.io.os.fsync", calls.append)
+    write_atomic(tmp_path / "d" / "f.json", "{}", durable=durable)
+    assert (tmp_path / "d" / "f.json").read_text() == "{}" and len(calls) == fsyncs
+    assert [p.name for p in (tmp_path / "d").iterdir()] == ["f.json"]
 
 
 @pytest.mark.parametrize("mode", ["L", "P", "RGBA", "I;16"])

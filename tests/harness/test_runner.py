@@ -12,7 +12,7 @@ from harness_kit import make_split
 
 from rses.errors import RsesError, UsageError, WeightsNotFoundError
 from rses.io import load_image
-from rses.results import BASE_COLUMNS, read_journals
+from rses.results import BASE_COLUMNS, bootstrap_ci, read_journals, rows_to_table, summarize
 from rses.runner import RunConfig, dir_lock, parse_shard, run_eval, sample_seed, select_samples
 
 METRICS = ["mse_bg", "pixel_consistency"]
@@ -209,3 +209,36 @@ def test_target_metrics_are_nan_without_a_target_and_the_sample_stays_ok(tmp_pat
     assert np.isfinite(rows.loc["a", "mse_in"]) and rows.loc["a", "ref_gain"] == 0.0  # a unchanged edit
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert (summary["mse_in"]["n"], summary["mse_bg"]["n"]) == (2, 3)
+
+
+def test_an_unreadable_cached_edit_is_made_again(split12, tmp_path, monkeypatch):
+    log = tmp_path / "edits.log"
+    monkeypatch.setenv("FAKE_EDIT_LOG", str(log))
+    run(split12, tmp_path / "a", limit=2)
+    cached = sorted(p for p in (tmp_path / "cache").rglob("*.png") if p.name.startswith("s01"))
+    assert len(cached) == 1
+    cached[0].unlink()  # run a's edits/ holds a hard link to the same file: keep that one intact
+    cached[0].write_bytes(b"")  # what a machine crash can leave of a file that was never fsynced
+    run(split12, tmp_path / "b", limit=2)
+    assert log.read_text().split() == ["s00", "s01", "s01"]
+    a, b = table(tmp_path / "a"), table(tmp_path / "b")
+    assert list(b["status"]) == ["ok", "ok"] and list(b["cached"]) == [True, False]
+    pd.testing.assert_frame_equal(a.drop(columns=VARYING), b.drop(columns=VARYING))
+    np.testing.assert_array_equal(load_image(cached[0]), load_image(tmp_path / "a" / a["output_path"][1]))
+
+
+def test_tables_give_missing_or_non_numeric_metrics_nan_and_summaries_skip_them():
+    rows = [
+        {"sample_id": "a", "status": "ok", "mse_bg": 0.25, "pixel_consistency": 1},
+        {"sample_id": "b", "status": "ok", "mse_bg": 0.75, "pixel_consistency": "n/a"},
+        {"sample_id": "c", "status": "failed", "error": "ValueError: x"},
+    ]
+    samples = rows_to_table(rows, METRICS)
+    assert list(samples.columns) == [*BASE_COLUMNS, *METRICS]
+    np.testing.assert_array_equal(samples["mse_bg"], [0.25, 0.75, np.nan])
+    np.testing.assert_array_equal(samples["pixel_consistency"], [1.0, np.nan, np.nan])
+    assert list(samples["error"]) == ["", "", "ValueError: x"] and list(samples["output_path"]) == [""] * 3
+    summary = summarize(samples, METRICS)
+    assert summary["mse_bg"]["n"] == 2 and summary["mse_bg"]["mean"] == 0.5
+    assert (summary["mse_bg"]["ci_low"], summary["mse_bg"]["ci_high"]) == bootstrap_ci(np.array([0.25, 0.75]))
+    assert summary["pixel_consistency"] == {"mean": 1.0, "std": 0.0, "ci_low": 1.0, "ci_high": 1.0, "n": 1}
