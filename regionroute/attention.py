@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass, field
 
 import torch
@@ -89,6 +90,14 @@ class StyleProbe:
         if self.softmax_over not in ("text", "style"):
             raise ValueError(f"softmax_over={self.softmax_over!r}; use 'text' or 'style'.")
 
+    @functools.cached_property
+    def selector(self) -> torch.Tensor:
+        """``(B, T, K)`` float32 one-hot of each sample's style tokens (0 for padding), built once per batch:
+        ``probs @ selector`` reads the style columns of every layer's ``(B, N, T)`` probabilities."""
+        b, k = self.token_index.shape
+        selector = torch.zeros(b, self.text_len, k, device=self.token_index.device)
+        return selector.scatter_(1, self.token_index[:, None, :], self.token_valid[:, None, :].float())
+
 
 def style_attention_map(query: torch.Tensor, key: torch.Tensor, probe: StyleProbe) -> torch.Tensor:
     """Head-averaged attention of target-image queries to each sample's style-token keys.
@@ -107,14 +116,14 @@ def style_attention_map(query: torch.Tensor, key: torch.Tensor, probe: StyleProb
     t, n = probe.text_len, probe.target_len
     q_img = query[:, t : t + n].float()
     scale = query.shape[-1] ** -0.5
-    valid = probe.token_valid[:, None, None, :]
     if probe.softmax_over == "style":
+        valid = probe.token_valid[:, None, None, :]
         index = probe.token_index[:, :, None, None].expand(-1, -1, key.shape[2], key.shape[3])
         scores = torch.einsum("bnhd,bkhd->bhnk", q_img, key[:, :t].gather(1, index).float()) * scale
         return scores.masked_fill(~valid, float("-inf")).softmax(dim=-1).mean(dim=1)
-    probs = (torch.einsum("bnhd,bthd->bhnt", q_img, key[:, :t].float()) * scale).softmax(dim=-1)
-    index = probe.token_index[:, None, None, :].expand(-1, probs.shape[1], n, -1)
-    return probs.gather(-1, index).masked_fill(~valid, 0.0).mean(dim=1)
+    # Few ops on purpose: this runs in every attention layer of every training step. Scores are (B, H, N, T).
+    scores = torch.matmul(q_img.transpose(1, 2) * scale, key[:, :t].float().permute(0, 2, 3, 1))
+    return torch.bmm(scores.softmax(dim=-1).mean(dim=1), probe.selector)
 
 
 class RegionRouteAttnProcessor:

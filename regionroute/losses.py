@@ -66,6 +66,32 @@ def _reduce_maps(
     return averaged[None, :, :, None], torch.ones_like(valid[:, :1])
 
 
+def _prepared(maps, mask, valid, reduction) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Maps reduced and transposed to ``(L, B, K, N)`` (positions last: softmax over the last dim is ~10x
+    faster), the mask in their dtype, and ``(B, K, 1)`` token weights: ``(x * weights).sum()`` is the mean of
+    ``x.sum(-1)`` over valid tokens, then samples and layers."""
+    maps, valid = _reduce_maps(maps, valid, reduction)
+    w = valid.to(maps.dtype)
+    weights = (w / (w.sum(-1, keepdim=True) * (maps.shape[0] * maps.shape[1])))[..., None]
+    return maps.transpose(-1, -2), mask.to(maps.dtype), weights
+
+
+def _focus(maps_t: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor, tau: float) -> torch.Tensor:
+    area = mask.sum(-1, keepdim=True)
+    target = torch.where(area > 0, mask, 1.0)  # an empty mask: uniform
+    target = target / target.sum(-1, keepdim=True)
+    neg_entropy = torch.xlogy(target, target).sum(-1).mean()
+    log_p = F.log_softmax(maps_t / tau, dim=-1)
+    return neg_entropy - (log_p * (weights * target[:, None, :])).sum()
+
+
+def _cover(maps_t: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor, alpha: float) -> torch.Tensor:
+    target = mask[:, None, :].expand_as(maps_t)
+    return F.binary_cross_entropy_with_logits(
+        alpha * maps_t, target, weight=weights / maps_t.shape[-1], reduction="sum"
+    )
+
+
 def focus_loss(
     maps: torch.Tensor,
     mask: torch.Tensor,
@@ -73,14 +99,12 @@ def focus_loss(
     tau: float = 0.1,
     reduction: str = "per-layer",
 ) -> torch.Tensor:
-    """``KL(norm(mask) || softmax(A / tau))`` over positions, reduced to a scalar (see module docstring)."""
-    maps, valid = _reduce_maps(maps, valid, reduction)
-    mask = mask.to(maps.dtype)
-    area = mask.sum(-1, keepdim=True)
-    target = torch.where(area > 0, mask / area.clamp_min(1e-12), torch.full_like(mask, 1.0 / mask.shape[-1]))
-    log_p = F.log_softmax(maps / tau, dim=-2)
-    kl = F.kl_div(log_p, target[None, :, :, None].expand_as(log_p), reduction="none").sum(-2)
-    return _token_mean(kl, valid)
+    """``KL(norm(mask) || softmax(A / tau))`` over positions, reduced to a scalar (see module docstring).
+
+    Computed as ``sum t log t - sum t log p`` with the first term and the token weights (which need no
+    gradient) apart: the maps go through four differentiable ops, as this runs in every training step.
+    """
+    return _focus(*_prepared(maps, mask, valid, reduction), tau)
 
 
 def cover_loss(
@@ -91,18 +115,15 @@ def cover_loss(
     reduction: str = "per-layer",
 ) -> torch.Tensor:
     """``mean_N BCE_with_logits(alpha * A, mask)``, reduced to a scalar (see module docstring)."""
-    maps, valid = _reduce_maps(maps, valid, reduction)
-    target = mask.to(maps.dtype)[None, :, :, None].expand_as(maps)
-    bce = F.binary_cross_entropy_with_logits(alpha * maps, target, reduction="none").mean(-2)
-    return _token_mean(bce, valid)
+    return _cover(*_prepared(maps, mask, valid, reduction), alpha)
 
 
 def attention_losses(
     maps: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor, config: AttentionLossConfig
 ) -> dict[str, torch.Tensor]:
     """``{"focus", "cover", "attn"}`` with ``attn = lambda_focus * focus + lambda_cover * cover``."""
-    focus = focus_loss(maps, mask, valid, config.tau, config.reduction)
-    cover = cover_loss(maps, mask, valid, config.alpha, config.reduction)
+    prepared = _prepared(maps, mask, valid, config.reduction)
+    focus, cover = _focus(*prepared, config.tau), _cover(*prepared, config.alpha)
     return {"focus": focus, "cover": cover, "attn": config.lambda_focus * focus + config.lambda_cover * cover}
 
 

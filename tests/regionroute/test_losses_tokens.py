@@ -51,6 +51,37 @@ def test_padding_tokens_are_ignored_and_reductions_differ():
     assert per_layer != pytest.approx(averaged)
 
 
+def _plain_losses(maps, mask, valid, tau, alpha):
+    """The formulas as written (kl_div, BCE, mean over valid tokens, samples, layers), per-layer reduction."""
+    area = mask.sum(-1, keepdim=True)
+    target = torch.where(area > 0, mask / area.clamp_min(1e-12), 1 / mask.shape[-1])
+    t4 = target[None, :, :, None].expand_as(maps)
+    kl = torch.nn.functional.kl_div(torch.log_softmax(maps / tau, -2), t4, reduction="none").sum(-2)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(
+        alpha * maps, mask[None, :, :, None].expand_as(maps), reduction="none"
+    ).mean(-2)
+    w = valid.float()
+
+    def token_mean(per_token):
+        return ((per_token * w).sum(-1) / w.sum(-1)).mean()
+
+    return token_mean(kl), token_mean(bce)
+
+
+def test_losses_and_gradients_equal_the_plain_formulas():
+    g = torch.Generator().manual_seed(0)
+    maps = torch.rand(3, 2, 4, 2, generator=g, dtype=torch.float64, requires_grad=True)
+    mask = torch.tensor([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]], dtype=torch.float64)  # one empty mask
+    valid = torch.tensor([[True, True], [True, False]])
+    out = attention_losses(maps, mask, valid, AttentionLossConfig(tau=0.3, alpha=2.0, reduction="per-layer"))
+    focus, cover = _plain_losses(maps, mask, valid, 0.3, 2.0)
+    torch.testing.assert_close(out["focus"], focus)
+    torch.testing.assert_close(out["cover"], cover)
+    got = torch.autograd.grad(out["focus"] + 3 * out["cover"], maps)[0]
+    torch.testing.assert_close(got, torch.autograd.grad(focus + 3 * cover, maps)[0])
+    assert got[:, 1, :, 1].abs().max() == 0  # padding token: no gradient
+
+
 def test_weights_and_bad_config():
     cfg = AttentionLossConfig(lambda_focus=0.5, lambda_cover=2.0)
     out = attention_losses(_maps([1, 0]), torch.tensor([[1.0, 0.0]]), torch.tensor([[True]]), cfg)
