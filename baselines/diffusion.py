@@ -2,7 +2,8 @@
 
 A subclass names its pipeline class, its default hub id and weights environment variable, its tiny
 test-kit twin (for ``smoke=True``) and how a batch of requests becomes pipeline arguments
-(:meth:`DiffusionEditor.pipeline_kwargs`). Everything else lives here:
+(:meth:`DiffusionEditor.pipeline_kwargs`); it may change the loaded pipeline before placement
+(:meth:`DiffusionEditor.prepare_pipeline`, e.g. adapters). Everything else lives here:
 
 * weights: :meth:`~DiffusionEditor.weights` gives one :class:`~rses.weights.WeightSpec`; the reference is
   ``config.weights`` (the ``--weights`` flag), else the spec's environment variable, else the hub id. It
@@ -222,6 +223,7 @@ class DiffusionEditor(Editor):
             pipe = getattr(diffusers, self.pipeline_class).from_pretrained(
                 folder, use_safetensors=not pickle_allowed(), dtype=self.torch_dtype()
             )
+        pipe = self.prepare_pipeline(pipe)
         pipe.set_progress_bar_config(disable=True)
         if self.config.vae_tiling:
             pipe.vae.enable_tiling()
@@ -234,6 +236,10 @@ class DiffusionEditor(Editor):
         else:
             pipe.to(self.device)
         self._pipe = pipe
+        return pipe
+
+    def prepare_pipeline(self, pipe):
+        """Change the loaded pipeline before it is placed on the device (e.g. load adapters); a no-op here."""
         return pipe
 
     # --- editing -------------------------------------------------------------------------------------------

@@ -1,30 +1,38 @@
 """The ``regionroute`` editor: FLUX.1-Kontext-dev plus one LoRA expert per style, mask-free.
 
-Each request is routed to its style's expert (``request.style``, else the style named in the prompt); the
-mask is never used. Weights come through :mod:`rses.weights`: the base model from
+It is the ``kontext`` editor (same loading, sizes, seeding, dtype and memory options: ``offload``,
+``vae_tiling``) with the style experts loaded into its transformer. Each request is routed to its style's
+expert (``request.style``, else the style named in the prompt); requests of one style share pipeline calls;
+the mask is never used. Weights come through :mod:`rses.weights`: the base model from ``config.weights`` /
 ``RSES_KONTEXT_WEIGHTS`` (default ``black-forest-labs/FLUX.1-Kontext-dev``) and a directory of
-``{style}.safetensors`` experts from ``RSES_REGIONROUTE_WEIGHTS`` (e.g. the output dir of
-``rses train regionroute``). ``smoke=True`` uses the tiny random pipeline of :mod:`rses.testing.flux` with
-fresh (no-op) experts unless ``config.experts`` points at trained ones.
+``{style}.safetensors`` experts from ``config.experts`` / ``RSES_REGIONROUTE_WEIGHTS`` (e.g. the output
+dir of ``rses train regionroute``). ``smoke=True`` uses the tiny random pipeline of :mod:`rses.testing.flux`
+with fresh (no-op) experts unless ``config.experts`` points at trained ones.
+
+Example:
+    >>> import numpy as np
+    >>> from rses.editing import EditRequest, get_editor
+    >>> editor = get_editor("regionroute", smoke=True)  # tiny random weights: the output is noise
+    >>> req = EditRequest("s0", np.zeros((48, 64, 3), np.uint8), None, "make the cat in line-art style",
+    ...                   "line-art", "cat")
+    >>> editor.edit([req])[0].shape
+    (48, 64, 3)
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from baselines.kontext import KontextConfig, KontextEditor
 from regionroute.experts import STYLES, add_expert, experts_of, load_expert, route_style
-from rses.editing import Editor, EditRequest
-from rses.weights import WeightSpec, pickle_allowed, resolve_weights
+from rses.editing import EditRequest
+from rses.weights import WeightSpec, resolve_weights
 
-KONTEXT_SPEC = WeightSpec(
-    name="FLUX.1-Kontext-dev",
-    default="hf-hub:black-forest-labs/FLUX.1-Kontext-dev",
-    allow_patterns=("*.json", "*.safetensors", "*.txt", "*.model", "tokenizer*/*"),
-    env_var="RSES_KONTEXT_WEIGHTS",
-)
 EXPERTS_SPEC = WeightSpec(
     name="RegionRoute style experts",
     default="hf-hub:bwchen05/RegionRoute",  # hub id unverified: see docs
@@ -33,100 +41,66 @@ EXPERTS_SPEC = WeightSpec(
 )
 
 
-@dataclass
-class RegionRouteConfig:
-    """Inference options (public code defaults: 28 steps, guidance 3.5, 1024 px)."""
+@dataclass(frozen=True)
+class RegionRouteConfig(KontextConfig):
+    """:class:`~baselines.kontext.KontextConfig` (the public code's 28 steps, guidance 3.5, 1024 px) plus:
 
-    base: str | None = None
+    Args:
+        experts: directory of ``{style}.safetensors`` experts; ``None`` uses ``RSES_REGIONROUTE_WEIGHTS``,
+            then the hub id.
+        styles: the experts to load.
+    """
+
     experts: str | None = None
     styles: tuple[str, ...] = STYLES
-    steps: int = 28
-    guidance_scale: float = 3.5
-    resolution: int = 1024
-    max_sequence_length: int = 512
-    dtype: str = "bfloat16"
 
 
-class RegionRouteEditor(Editor):
+class RegionRouteEditor(KontextEditor):
     """Mask-free regional style editing by routing to a per-style LoRA expert."""
 
     name = "regionroute"
     sees_mask = False
     Config = RegionRouteConfig
 
-    def __init__(self, config=None, device: str = "cpu", smoke: bool = False):
-        super().__init__(config, device, smoke)
-        self._pipe = None
-
     def weights(self) -> list[WeightSpec]:
-        return [] if self.smoke else [KONTEXT_SPEC, EXPERTS_SPEC]
+        return [] if self.smoke else [self.weight_spec(), EXPERTS_SPEC]
 
     def check_weights(self) -> None:
-        """Resolve the base model and the experts as :meth:`pipeline` will, honouring ``config.base`` and
-        ``config.experts``, so a missing checkpoint stops the run before any work."""
-        self._base_path()
-        self._experts_path()
+        """Resolve the base model and the experts as loading will (``config.weights``, ``config.experts``),
+        so a missing checkpoint stops the run before any work."""
+        super().check_weights()
+        self.experts_dir()
 
-    def _base_path(self):
-        """The local FLUX.1-Kontext-dev folder; ``None`` in smoke mode (the tiny pipeline is used)."""
-        return None if self.smoke else resolve_weights(KONTEXT_SPEC, self.config.base)
-
-    def _experts_path(self):
+    def experts_dir(self) -> Path | None:
         """The directory of ``{style}.safetensors`` experts; ``None`` in smoke mode without ``config.experts``."""
         if self.smoke and self.config.experts is None:
             return None
         return resolve_weights(EXPERTS_SPEC, self.config.experts)
 
-    def pipeline(self):
-        """The Kontext pipeline with every configured expert loaded (built once)."""
-        if self._pipe is not None:
-            return self._pipe
-        import torch
-
-        cfg, base, experts = self.config, self._base_path(), self._experts_path()
-        if base is None:
-            from rses.testing.flux import tiny_kontext_pipeline
-
-            pipe = tiny_kontext_pipeline(seed=0)
-        else:
-            from diffusers import FluxKontextPipeline
-
-            pipe = FluxKontextPipeline.from_pretrained(
-                base, torch_dtype=getattr(torch, cfg.dtype), use_safetensors=not pickle_allowed()
-            )
-        for style in cfg.styles:
+    def prepare_pipeline(self, pipe):
+        """Load every configured expert (fresh no-op experts in smoke mode without ``config.experts``)."""
+        experts = self.experts_dir()
+        for style in self.config.styles:
             if experts is None:
                 add_expert(pipe.transformer, style)
             else:
                 load_expert(pipe, experts, style)
-        self._pipe = pipe.to(self.device)
-        return self._pipe
+        return pipe
 
     def edit(self, requests: Sequence[EditRequest]) -> list[np.ndarray]:
-        import torch
-        from PIL import Image
+        """Route each request to its style's expert; one :meth:`KontextEditor.edit` per style.
 
-        pipe = self.pipeline()
+        Raises:
+            UsageError: a request's style has no expert (naming the styles there are).
+        """
+        pipe = self.load_pipeline()
         styles = experts_of(pipe.transformer)
-        size = 64 if self.smoke else self.config.resolution
-        out = []
-        for r in requests:
-            style = route_style(r.prompt, styles, r.style or None)
+        by_style: dict[str, list[int]] = defaultdict(list)
+        for i, request in enumerate(requests):
+            by_style[route_style(request.prompt, styles, request.style or None)].append(i)
+        outputs: list[np.ndarray | None] = [None] * len(requests)
+        for style, indices in by_style.items():
             pipe.set_adapters(style)
-            image = pipe(
-                prompt=r.prompt,
-                image=Image.fromarray(r.image).resize((size, size)),
-                height=size,
-                width=size,
-                max_area=size * size,
-                num_inference_steps=2 if self.smoke else self.config.steps,
-                guidance_scale=self.config.guidance_scale,
-                _auto_resize=False,
-                max_sequence_length=32 if self.smoke else self.config.max_sequence_length,
-                generator=torch.Generator("cpu").manual_seed(r.seed),
-                output_type="pil",
-            ).images[0]
-            out.append(
-                np.asarray(image.resize(r.image.shape[1::-1], Image.BICUBIC).convert("RGB"), dtype=np.uint8)
-            )
-        return out
+            for i, image in zip(indices, super().edit([requests[i] for i in indices]), strict=True):
+                outputs[i] = image
+        return outputs

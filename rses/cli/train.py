@@ -66,11 +66,13 @@ def train_regionroute(
         import torch
         from diffusers import FluxKontextPipeline
 
-        from regionroute.editor import KONTEXT_SPEC
-        from rses.weights import resolve_weights
+        from baselines.kontext import KontextConfig, KontextEditor
+        from rses.weights import pickle_allowed
 
         pipe = FluxKontextPipeline.from_pretrained(
-            resolve_weights(KONTEXT_SPEC, weights), torch_dtype=torch.bfloat16
+            KontextEditor(KontextConfig(weights=weights)).weights_dir(),
+            torch_dtype=torch.bfloat16,
+            use_safetensors=not pickle_allowed(),
         )
     result = train(cfg, pipe, samples, out or Path("runs") / "regionroute" / style)
     last = result.history[-1] if result.history else {}

@@ -123,7 +123,7 @@ def test_editor_runs_without_mask_and_rejects_unknown_style():
     )
     out = editor.edit([req])
     assert out[0].shape == image.shape and out[0].dtype == np.uint8
-    assert set(experts_of(editor.pipeline().transformer)) == {
+    assert set(experts_of(editor.load_pipeline().transformer)) == {
         "pixel-art",
         "cyberpunk",
         "expressionism",
@@ -140,7 +140,8 @@ def test_editor_preflight_resolves_the_configured_base_and_experts(tmp_path):
 
     base, experts = tmp_path / "kontext", tmp_path / "experts"
     base.mkdir()
-    config = RegionRouteConfig(base=str(base), experts=str(experts))
+    (base / "model_index.json").write_text("{}")
+    config = RegionRouteConfig(weights=str(base), experts=str(experts))
     with pytest.raises(
         WeightsNotFoundError, match="RegionRoute style experts not found.*experts \\(does not"
     ):
@@ -151,3 +152,22 @@ def test_editor_preflight_resolves_the_configured_base_and_experts(tmp_path):
         get_editor(
             "regionroute", config=RegionRouteConfig(experts=str(tmp_path / "nowhere")), smoke=True
         ).check_weights()
+
+
+def test_editor_routes_each_request_of_a_batch_to_its_own_expert():
+    editor = get_editor("regionroute", smoke=True)
+    transformer = editor.load_pipeline().transformer
+    g = torch.Generator().manual_seed(0)
+    for name, param in transformer.named_parameters():
+        if "lora_B.cyberpunk" in name:  # a fresh expert is a no-op: make this one act
+            param.data = torch.randn(param.shape, generator=g) * 0.5
+    image = np.random.default_rng(0).integers(0, 255, (40, 48, 3), dtype=np.uint8)
+
+    def request(style):
+        return EditRequest(style, image, None, f"make the cat in {style} style", style, "cat", seed=3)
+
+    alone = {style: editor.edit([request(style)])[0] for style in ("pixel-art", "cyberpunk")}
+    assert not np.array_equal(alone["pixel-art"], alone["cyberpunk"])
+    batch = editor.edit([request("cyberpunk"), request("pixel-art"), request("cyberpunk")])
+    for got, style in zip(batch, ("cyberpunk", "pixel-art", "cyberpunk"), strict=True):
+        np.testing.assert_array_equal(got, alone[style])
