@@ -25,12 +25,14 @@ Example:
 
 from __future__ import annotations
 
+import csv
 import functools
+import io
 import json
 import logging
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,17 +154,22 @@ def read_journals(run_dir: Path) -> dict[str, dict[str, Any]]:
     return rows
 
 
-def rows_to_table(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> pd.DataFrame:
-    """The per-sample table: ``BASE_COLUMNS`` then one float column per metric, in ``rows`` order.
+def table_columns(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> dict[str, Sequence]:
+    """The per-sample table as columns: ``BASE_COLUMNS`` then one float64 array per metric, in ``rows`` order.
 
     A metric missing from a row (a failed sample) or not a number is NaN.
     """
-    columns = {name: [row.get(name) for row in rows] for name in BASE_COLUMNS}
+    columns: dict[str, Sequence] = {name: [row.get(name) for row in rows] for name in BASE_COLUMNS}
     for name in ("error", "output_path"):
         columns[name] = ["" if value is None else str(value) for value in columns[name]]
     for name in metrics:
         columns[name] = np.array([_as_float(row.get(name)) for row in rows], dtype=np.float64)
-    return pd.DataFrame(columns, columns=[*BASE_COLUMNS, *metrics])
+    return columns
+
+
+def rows_to_table(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> pd.DataFrame:
+    """:func:`table_columns` as a DataFrame (what ``samples.parquet`` reads back as)."""
+    return pd.DataFrame(table_columns(rows, metrics))
 
 
 def _as_float(value: Any) -> float:
@@ -195,11 +202,17 @@ def _resampling(n: int, n_resamples: int, seed: int) -> np.ndarray:
     return draws
 
 
-def summarize(table: pd.DataFrame, metrics: Sequence[str], n_resamples: int = 1000, seed: int = 0) -> dict:
-    """``{metric: {mean, std, ci_low, ci_high, n}}`` over the ``ok`` rows (std: ddof=1, 0 for one value)."""
-    ok = table.loc[table["status"] == "ok", list(metrics)].to_numpy(dtype=np.float64)
+def summarize(
+    table: Mapping[str, Sequence], metrics: Sequence[str], n_resamples: int = 1000, seed: int = 0
+) -> dict:
+    """``{metric: {mean, std, ci_low, ci_high, n}}`` over the ``ok`` rows (std: ddof=1, 0 for one value).
+
+    ``table``: :func:`table_columns` or a DataFrame of the same columns.
+    """
+    ok = np.asarray(table["status"], dtype=object) == "ok"
     summary = {}
-    for name, column in zip(metrics, ok.T, strict=True):
+    for name in metrics:
+        column = np.asarray(table[name], dtype=np.float64)[ok]
         values = column[~np.isnan(column)]
         low, high = bootstrap_ci(values, n_resamples=n_resamples, seed=seed)
         summary[name] = {
@@ -212,13 +225,26 @@ def summarize(table: pd.DataFrame, metrics: Sequence[str], n_resamples: int = 10
     return summary
 
 
-def write_tables(run_dir: Path, table: pd.DataFrame, summary: dict) -> None:
-    """Write ``samples.parquet``, ``samples.csv`` and ``summary.json`` atomically."""
+def write_tables(run_dir: Path, table: Mapping[str, Sequence], summary: dict) -> None:
+    """Write ``samples.parquet``, ``samples.csv`` (NaN as an empty field) and ``summary.json`` atomically.
+
+    ``table``: :func:`table_columns` or a DataFrame of the same columns. Written with pyarrow and the
+    ``csv`` module directly: pandas' writers cost 2-3x more at the end of a run, when its code is cold.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     run_dir = Path(run_dir)
-    for name, writer in ((SAMPLES_PARQUET, table.to_parquet), (SAMPLES_CSV, table.to_csv)):
-        tmp = run_dir / f".{name}.{os.getpid()}.tmp"
-        writer(tmp, index=False)
-        os.replace(tmp, run_dir / name)
+    names = list(table)
+    tmp = run_dir / f".{SAMPLES_PARQUET}.{os.getpid()}.tmp"
+    pq.write_table(pa.table({name: table[name] for name in names}), tmp)
+    os.replace(tmp, run_dir / SAMPLES_PARQUET)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(names)
+    for row in zip(*(table[name] for name in names), strict=True):
+        writer.writerow(["" if isinstance(value, float) and math.isnan(value) else value for value in row])
+    write_atomic(run_dir / SAMPLES_CSV, text.getvalue(), durable=False)
     write_json(run_dir / SUMMARY_JSON, summary, durable=False)
 
 

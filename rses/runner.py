@@ -54,8 +54,8 @@ from rses.results import (
     RUN_JSON,
     Journal,
     read_journals,
-    rows_to_table,
     summarize,
+    table_columns,
     write_json,
     write_tables,
 )
@@ -645,10 +645,10 @@ def finalize(
     with dir_lock(run_dir / ".finalize.lock", "a merge", wait=True):
         rows = read_journals(run_dir)
         ordered = [rows[i] for i in selected_ids if i in rows]
-        table = rows_to_table(ordered, metric_names)
+        table = table_columns(ordered, metric_names)
         write_tables(run_dir, table, summarize(table, metric_names))
-        n_ok = int((table["status"] == "ok").sum())
-        n_failed = len(table) - n_ok
+        n_ok = table["status"].count("ok")
+        n_failed = len(ordered) - n_ok
         complete = len(ordered) == len(selected_ids)
         info = json.loads((run_dir / RUN_JSON).read_text())
         info.update(
