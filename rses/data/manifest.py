@@ -1,6 +1,7 @@
-"""Split manifests: JSON Lines of samples with file hashes, validated on load.
+"""Split manifests: JSON Lines (or Parquet) of samples with file hashes, validated on load.
 
-One line per sample; paths are relative to the manifest's directory (the split root)::
+One line per sample (in Parquet: one row, the same fields as columns, ``sha256`` a struct); paths are
+relative to the manifest's directory (the split root)::
 
     {"id": "astronaut-helmet-pixel-art", "image_id": "astronaut",
      "source": "images/astronaut.png", "mask": "masks/astronaut-helmet.png",
@@ -21,7 +22,7 @@ Where splits live (:func:`load_split`):
 - registered names ``<dataset>/<name>`` such as ``coco/test``: the manifest
   ``<splits dir>/<dataset>/<name>.jsonl`` written by ``rses data build``, where the splits dir is
   ``$RSES_SPLITS_DIR``, else ``$RSES_CACHE_DIR/splits``, else ``~/.cache/rses/splits``;
-- any path to a ``.jsonl`` manifest.
+- any path to a ``.jsonl`` or ``.parquet`` manifest.
 
 Example:
     >>> split = load_split("test")
@@ -142,7 +143,7 @@ def resolve_split(spec: str) -> tuple[str, Path]:
     raise UsageError(
         f"Unknown split {spec!r}: not a built-in or registered name, and no manifest file at that path. "
         f"Available: {', '.join(available_splits())}. Build one with `rses data build coco --root PATH` "
-        f"(registered under {splits_dir()}) or pass a manifest .jsonl path."
+        f"(registered under {splits_dir()}) or pass a manifest .jsonl or .parquet path."
     )
 
 
@@ -150,7 +151,7 @@ def load_split(spec: str, verify: bool = True) -> Split:
     """Load and validate a split by built-in name, registered name (``coco/test``) or manifest path.
 
     Args:
-        spec: ``test``, ``train``, ``<dataset>/<name>``, or a path to a ``.jsonl`` manifest.
+        spec: ``test``, ``train``, ``<dataset>/<name>``, or a path to a ``.jsonl`` or ``.parquet`` manifest.
         verify: check file hashes, sizes and masks (paths, ids and line syntax are always checked).
 
     Raises:
@@ -162,13 +163,33 @@ def load_split(spec: str, verify: bool = True) -> Split:
 
 
 def read_manifest(path: str | Path, name: str | None = None, verify: bool = True) -> Split:
-    """Read and validate a JSON Lines manifest; its directory is the split root."""
+    """Read and validate a manifest (``.parquet``: Parquet, else JSON Lines); its directory is the split root."""
     path = Path(path)
     root = path.parent.resolve()
     raw = path.read_bytes()
+    parquet = path.suffix.lower() == ".parquet"
+    unit = "row" if parquet else "line"
     samples: list[Sample] = []
-    first_line: dict[str, int] = {}
+    first: dict[str, int] = {}
     hashes: dict[Path, str] = {}
+    for number, record in _parquet_records(raw, path) if parquet else _json_lines(raw, path):
+        sample = _parse_record(record, f"{unit} {number}", path, root)
+        if sample.id in first:
+            raise InvalidSampleError(
+                f"Sample {sample.id!r}: duplicate id on {unit}s {first[sample.id]} and {number} of {path}; "
+                "every sample id must be unique: rename or remove one."
+            )
+        first[sample.id] = number
+        if verify:
+            _verify_files(sample, root, hashes)
+        samples.append(sample)
+    if not samples:
+        raise InvalidSampleError(f"Manifest {path} has no samples; write one JSON object per line.")
+    return Split(name or path.stem, root, samples, path, hashlib.sha256(raw).hexdigest())
+
+
+def _json_lines(raw: bytes, path: Path) -> Iterator[tuple[int, dict]]:
+    """``(line number, object)`` for each non-blank line."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -179,38 +200,43 @@ def read_manifest(path: str | Path, name: str | None = None, verify: bool = True
     for lineno, line in enumerate(text.split("\n"), start=1):  # not splitlines: U+2028 is valid in JSON
         if not line.strip():
             continue
-        sample = _parse_line(line, lineno, path, root)
-        if sample.id in first_line:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
             raise InvalidSampleError(
-                f"Sample {sample.id!r}: duplicate id on lines {first_line[sample.id]} and {lineno} "
-                f"of {path}; "
-                "every sample id must be unique: rename or remove one."
+                f"Line {lineno} of {path} is not valid JSON ({err.msg} at column {err.colno}); "
+                "each line must be one JSON object."
+            ) from None
+        if not isinstance(record, dict):
+            raise InvalidSampleError(
+                f"Line {lineno} of {path} is a JSON {type(record).__name__}, not an object."
             )
-        first_line[sample.id] = lineno
-        if verify:
-            _verify_files(sample, root, hashes)
-        samples.append(sample)
-    if not samples:
-        raise InvalidSampleError(f"Manifest {path} has no samples; write one JSON object per line.")
-    return Split(name or path.stem, root, samples, path, hashlib.sha256(raw).hexdigest())
+        yield lineno, record
 
 
-def _parse_line(line: str, lineno: int, path: Path, root: Path) -> Sample:
+def _parquet_records(raw: bytes, path: Path) -> Iterator[tuple[int, dict]]:
+    """``(row number, record)`` for each row; null fields are left out, as if absent from a JSON line."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     try:
-        record = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise InvalidSampleError(
-            f"Line {lineno} of {path} is not valid JSON ({err.msg} at column {err.colno}); "
-            "each line must be one JSON object."
-        ) from None
-    if not isinstance(record, dict):
-        raise InvalidSampleError(f"Line {lineno} of {path} is a JSON {type(record).__name__}, not an object.")
-    sample_id = record.get("id", f"<line {lineno}>")
+        rows = pq.read_table(pa.BufferReader(raw)).to_pylist()
+    except (pa.ArrowException, OSError) as err:
+        raise InvalidSampleError(f"Manifest {path} cannot be read as Parquet ({err}).") from None
+    for number, row in enumerate(rows, start=1):
+        record = {key: value for key, value in row.items() if value is not None}
+        if isinstance(record.get("sha256"), dict):
+            record["sha256"] = {key: value for key, value in record["sha256"].items() if value is not None}
+        yield number, record
+
+
+def _parse_record(record: dict, where: str, path: Path, root: Path) -> Sample:
+    sample_id = record.get("id", f"<{where}>")
     missing = [key for key in _REQUIRED if key not in record]
     if missing:
         raise InvalidSampleError(
-            f"Sample {sample_id!r} (line {lineno} of {path}) lacks {', '.join(missing)}; "
-            f"every line needs {', '.join(_REQUIRED)}."
+            f"Sample {sample_id!r} ({where} of {path}) lacks {', '.join(missing)}; "
+            f"every sample needs {', '.join(_REQUIRED)}."
         )
     for key in ("id", "object", "style"):
         if not isinstance(record[key], str) or not record[key]:
@@ -331,7 +357,16 @@ def sample_record(
 
 
 def write_manifest(path: str | Path, records: Sequence[dict[str, Any]]) -> Path:
-    """Write records (from :func:`sample_record`) as JSON Lines, atomically; returns the path."""
+    """Write records (from :func:`sample_record`) atomically, as Parquet for a ``.parquet`` path, else as
+    JSON Lines; returns the path."""
     path = Path(path)
-    write_atomic(path, "".join(json.dumps(r, sort_keys=False) + "\n" for r in records))
+    if path.suffix.lower() == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        buffer = pa.BufferOutputStream()
+        pq.write_table(pa.Table.from_pylist(list(records)), buffer)
+        write_atomic(path, buffer.getvalue().to_pybytes())
+    else:
+        write_atomic(path, "".join(json.dumps(r, sort_keys=False) + "\n" for r in records))
     return path

@@ -180,3 +180,34 @@ def test_registered_name_resolves_in_splits_dir(split_dir, tmp_path_factory, mon
     os.rename(splits / "mine" / "split.jsonl", splits / "mine" / "val.jsonl")
     split = load_split("mine/val")
     assert split.name == "mine/val" and len(split) == 2
+
+
+def _records(split_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (split_dir / "split.jsonl").read_text().splitlines()]
+
+
+def test_parquet_manifest_loads_the_same_samples(split_dir):
+    jsonl = load_split(str(split_dir / "split.jsonl"))
+    write_manifest(split_dir / "split.parquet", _records(split_dir))
+    parquet = load_split(str(split_dir / "split.parquet"))
+    assert parquet.name == "split" and parquet.manifest_path.suffix == ".parquet"
+    assert parquet.samples == jsonl.samples  # s2 has no target: its null target and hash are absent
+    assert parquet.samples[1].sha256.keys() == {"source", "mask"}
+
+
+def test_parquet_manifest_errors_name_the_row(split_dir):
+    records = _records(split_dir)
+    write_manifest(split_dir / "dup.parquet", [records[0], records[1] | {"id": "s1"}])
+    with pytest.raises(
+        InvalidSampleError, match=r"Sample 's1': duplicate id on rows 1 and 2 of .*dup.parquet"
+    ):
+        read_manifest(split_dir / "dup.parquet")
+    write_manifest(split_dir / "out.parquet", [records[0], records[1] | {"mask": "../outside.png"}])
+    with pytest.raises(InvalidSampleError, match=r"Sample 's2': mask path '../outside.png' .* outside"):
+        read_manifest(split_dir / "out.parquet")
+    write_manifest(split_dir / "nostyle.parquet", [{k: v for k, v in records[1].items() if k != "style"}])
+    with pytest.raises(InvalidSampleError, match=r"Sample 's2' \(row 1 of .*\) lacks style"):
+        read_manifest(split_dir / "nostyle.parquet")
+    (split_dir / "junk.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(InvalidSampleError, match=r"junk.parquet cannot be read as Parquet"):
+        read_manifest(split_dir / "junk.parquet")
