@@ -66,7 +66,9 @@ def _reduce_maps(
     return averaged[None, :, :, None], torch.ones_like(valid[:, :1])
 
 
-def _prepared(maps, mask, valid, reduction) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _prepared(
+    maps: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor, reduction: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Maps reduced and transposed to ``(L, B, K, N)`` (positions last: softmax over the last dim is ~10x
     faster), the mask in their dtype, and ``(B, K, 1)`` token weights: ``(x * weights).sum()`` is the mean of
     ``x.sum(-1)`` over valid tokens, then samples and layers."""

@@ -8,8 +8,9 @@ Layout of a run directory (the contract every reader relies on)::
     summary.json          {metric: {mean, std, ci_low, ci_high, n}} over the "ok" rows
     edits/                the edited PNGs that were scored (``output_path`` in the table, relative to the run)
 
-The journals are the source of truth. A row is durable once :meth:`Journal.append` returns, so a process
-killed at any moment (even SIGKILL) loses at most the sample in flight. Readers ignore a torn last line and
+The journals are the source of truth. A row is with the OS once :meth:`Journal.append` returns, so a process
+killed at any moment (even SIGKILL) loses at most the sample in flight (nothing is fsynced: after a machine
+crash the last rows are recomputed on resume). Readers ignore a torn last line and
 keep one row per sample id (an ``ok`` row beats a ``failed`` one; otherwise the last one read wins). Every
 other file is written atomically (temp file + rename).
 
