@@ -12,7 +12,15 @@ from harness_kit import make_split
 
 from rses.errors import RsesError, UsageError, WeightsNotFoundError
 from rses.io import load_image
-from rses.results import BASE_COLUMNS, bootstrap_ci, read_journals, rows_to_table, summarize
+from rses.results import (
+    BASE_COLUMNS,
+    bootstrap_ci,
+    read_journals,
+    rows_to_table,
+    summarize,
+    table_columns,
+    write_tables,
+)
 from rses.runner import RunConfig, dir_lock, parse_shard, run_eval, sample_seed, select_samples
 
 METRICS = ["mse_bg", "pixel_consistency"]
@@ -165,7 +173,9 @@ def test_ranks_split_the_samples_and_rank_0_merges(split12, tmp_path, monkeypatc
     assert (other.n_new, other.merged) == (6, False)
     assert not (tmp_path / "run" / "samples.parquet").exists()
     monkeypatch.setenv("RANK", "0")
-    monkeypatch.setattr("rses.runner.time.sleep", lambda s: pytest.fail("rank 0 waited although every row exists"))
+    monkeypatch.setattr(
+        "rses.runner.time.sleep", lambda s: pytest.fail("rank 0 waited although every row exists")
+    )
     main = run(split12, tmp_path / "run")
     assert (main.n_new, main.merged, main.complete, main.n_ok) == (6, True, True, 12)
     journals = sorted(p.name for p in (tmp_path / "run").glob("journal*.jsonl"))
@@ -242,3 +252,26 @@ def test_tables_give_missing_or_non_numeric_metrics_nan_and_summaries_skip_them(
     assert summary["mse_bg"]["n"] == 2 and summary["mse_bg"]["mean"] == 0.5
     assert (summary["mse_bg"]["ci_low"], summary["mse_bg"]["ci_high"]) == bootstrap_ci(np.array([0.25, 0.75]))
     assert summary["pixel_consistency"] == {"mean": 1.0, "std": 0.0, "ci_low": 1.0, "ci_high": 1.0, "n": 1}
+
+
+def test_tables_round_trip_through_parquet_and_csv(tmp_path):
+    rows = [
+        {
+            "sample_id": "a,1",
+            "status": "ok",
+            "cached": True,
+            "seed": 7,
+            "mse_bg": 0.1,
+            "pixel_consistency": 1.0,
+        },
+        {"sample_id": "b", "status": "failed", "cached": False, "seed": 8, "error": 'ValueError: x, "y"\nz'},
+    ]
+    columns = table_columns(rows, METRICS)
+    write_tables(tmp_path, columns, summarize(columns, METRICS))
+    expected = rows_to_table(rows, METRICS)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "samples.parquet"), expected)
+    csv = pd.read_csv(tmp_path / "samples.csv", keep_default_na=False, na_values=[""])
+    assert list(csv["sample_id"]) == ["a,1", "b"] and csv["error"][1] == 'ValueError: x, "y"\nz'
+    assert list(csv["cached"]) == [True, False] and list(csv["seed"]) == [7, 8]
+    np.testing.assert_array_equal(csv["mse_bg"], [0.1, np.nan])
+    assert json.loads((tmp_path / "summary.json").read_text())["mse_bg"]["n"] == 1
