@@ -92,7 +92,7 @@ def load_mask(path: str | Path, threshold: float | None = None) -> np.ndarray:
     return arr > 0
 
 
-def write_atomic(path: str | Path, data: str | bytes, durable: bool = True) -> None:
+def write_atomic(path: str | Path, data: str | bytes | memoryview, durable: bool = True) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename, so readers never see half a file.
 
     ``durable`` also fsyncs the file before the rename, so it survives a machine crash. Files that can be
@@ -100,9 +100,13 @@ def write_atomic(path: str | Path, data: str | bytes, durable: bool = True) -> N
     one, e.g. all the edits of a run.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
+    try:
+        fh = open(tmp, "wb")
+    except FileNotFoundError:  # the folder is made only when missing: no system call in the usual case
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(tmp, "wb")
+    with fh:
         fh.write(data.encode() if isinstance(data, str) else data)
         if durable:
             fh.flush()
@@ -123,16 +127,7 @@ def save_image(path: str | Path, image: np.ndarray, compress_level: int = 6) -> 
     ok, encoded = cv2.imencode(".png", array, params)
     if not ok:
         raise InvalidSampleError(f"Cannot encode an array of shape {array.shape} as PNG for {path}.")
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        fh = open(tmp, "wb")
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(tmp, "wb")
-    with fh:
-        fh.write(encoded)
-    os.replace(tmp, path)
+    write_atomic(path, encoded.data, durable=False)
 
 
 def save_mask(path: str | Path, mask: np.ndarray) -> None:
