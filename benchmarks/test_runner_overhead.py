@@ -29,7 +29,7 @@ from rses.io import load_image, load_mask, save_image, save_mask
 from rses.metrics import RSES
 from rses.runner import RunConfig, run_eval, sample_seed
 
-METHOD, METRICS, ROUNDS = "paste-style", "pixel", 9
+METHOD, METRICS, ROUNDS = "paste-style", "pixel", 21
 
 
 def _photo_split(root) -> str:
