@@ -157,11 +157,17 @@ def _resolve_hub(spec: WeightSpec, repo: str, revision: str | None) -> Path:
 
     offline = hub_offline()
     cache = hub_cache_dir()
+    unreachable = False
     try:
         if spec.filename:
+            unreachable = not offline and not _hub_answers(repo, spec.filename, revision)
             return Path(
                 hf_hub_download(
-                    repo, spec.filename, revision=revision, cache_dir=cache, local_files_only=offline
+                    repo,
+                    spec.filename,
+                    revision=revision,
+                    cache_dir=cache,
+                    local_files_only=offline or unreachable,
                 )
             )
         return Path(
@@ -178,30 +184,55 @@ def _resolve_hub(spec: WeightSpec, repo: str, revision: str | None) -> Path:
         where = (
             f"hf-hub:{target} (revision {revision or 'main'}) in the Hugging Face cache {cache}"
             f"{'; HF_HUB_OFFLINE is set, so nothing was downloaded' if offline else ''}"
+            f"{'; the hub could not be reached' if unreachable else ''}"
             f" [{type(err).__name__}]"
         )
         raise WeightsNotFoundError(_missing_message(spec, where, repo, revision)) from err
 
 
+def _hub_answers(repo: str, filename: str, revision: str | None) -> bool:
+    """Whether the hub answers a request for the file's metadata (any HTTP answer counts), asked once.
+
+    huggingface_hub retries a lookup that gets no answer for ~25 s before it falls back to the cache; with no
+    network the run should stop (or go on from the cache) at once instead.
+    """
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        get_hf_file_metadata(hf_hub_url(repo, filename, revision=revision))
+    except HfHubHTTPError:
+        return True  # e.g. not found or gated: hf_hub_download says which, or uses the cache
+    except Exception:  # noqa: BLE001  (no answer: DNS, connection, timeout; the types vary by version)
+        return False
+    return True
+
+
 def _missing_message(
     spec: WeightSpec, where: str, repo: str | None = None, revision: str | None = None
 ) -> str:
+    """The not-found message: what was looked for, where, and how to provide it (``hf download`` only for a
+    spec whose default is on the hub)."""
     if repo is None:
-        _, repo, revision = parse_reference(spec.default, spec.revision)
-    fetch = f"hf download {repo}" + (f" {spec.filename}" if spec.filename else "")
-    fetch += f" --revision {revision}" if revision else ""
+        kind, repo, revision = parse_reference(spec.default, spec.revision)
+        if kind != "hub":
+            repo = None
     pointers = " or ".join(
         p
         for p in (f"{spec.flag} PATH" if spec.flag else "", f"{spec.env_var}=PATH" if spec.env_var else "")
         if p
     )
-    return (
-        f"Weights for {spec.name} not found. Looked in: {where}. "
-        f"To provide them: on a machine with network run `{fetch}` (then copy the Hugging Face cache here "
-        f"or set HF_HOME to it)"
-        + (f", or point rses at a local copy with {pointers}" if pointers else "")
-        + "."
-    )
+    ways = [f"point rses at a local copy with {pointers}"] if pointers else []
+    if repo:
+        fetch = f"hf download {repo}" + (f" {spec.filename}" if spec.filename else "")
+        fetch += f" --revision {revision}" if revision else ""
+        ways.insert(
+            0,
+            f"on a machine with network run `{fetch}` (then copy the Hugging Face cache here or set HF_HOME to it)",
+        )
+    elif spec.default:
+        ways.insert(0, f"put them at {parse_reference(spec.default)[1]}")
+    return f"Weights for {spec.name} not found. Looked in: {where}. To provide them: {', or '.join(ways)}."
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

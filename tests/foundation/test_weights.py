@@ -113,6 +113,74 @@ def test_hub_missing_file_names_file_and_revision(hub):
         resolve_weights(spec)
 
 
+def test_missing_file_with_a_local_default_says_where_to_put_it_not_hf_download(hub, tmp_path):
+    default = tmp_path / "checkpoints" / "trunk.safetensors"
+    spec = WeightSpec(name="Trunk", default=f"file:{default}", env_var="RSES_TRUNK", flag="--trunk")
+    with pytest.raises(WeightsNotFoundError) as err:
+        resolve_weights(spec)
+    assert str(err.value) == (
+        f"Weights for Trunk not found. Looked in: local path {default} (does not exist). To provide them: "
+        f"put them at {default}, or point rses at a local copy with --trunk PATH or RSES_TRUNK=PATH."
+    )
+
+
+@pytest.fixture
+def online_hub(hub, monkeypatch):
+    """The hub fixture with HF_HUB_OFFLINE unset and ``hf_hub_download`` recording its ``local_files_only``."""
+    import huggingface_hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    calls, download = [], huggingface_hub.hf_hub_download
+
+    def recording_download(*args, **kwargs):
+        calls.append(kwargs["local_files_only"])
+        return download(*args, **kwargs)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", recording_download)
+    return hub, calls
+
+
+def _no_answer(*args, **kwargs):
+    raise ConnectionError("no route to huggingface.co")
+
+
+FILE_SPEC = WeightSpec(name="Demo", default="org/demo", filename="open_clip_model.safetensors")
+
+
+def test_unreachable_hub_takes_a_cached_file_without_retrying(online_hub, monkeypatch):
+    import huggingface_hub
+
+    hub, calls = online_hub
+    snapshot = fake_hub_cache(hub, files=("open_clip_model.safetensors",))
+    monkeypatch.setattr(huggingface_hub, "get_hf_file_metadata", _no_answer)
+    assert resolve_weights(FILE_SPEC) == snapshot / "open_clip_model.safetensors"
+    assert calls == [True]  # straight to the cache: no ~25 s of retries inside huggingface_hub
+
+
+def test_unreachable_hub_without_the_file_fails_at_once_and_says_so(online_hub, monkeypatch):
+    import huggingface_hub
+
+    _, calls = online_hub
+    monkeypatch.setattr(huggingface_hub, "get_hf_file_metadata", _no_answer)
+    with pytest.raises(WeightsNotFoundError, match="the hub could not be reached") as err:
+        resolve_weights(FILE_SPEC)
+    assert "HF_HUB_OFFLINE" not in str(err.value)
+    assert calls == [True]
+
+
+def test_reachable_hub_lets_huggingface_hub_check_for_updates(online_hub, monkeypatch):
+    import huggingface_hub
+
+    hub, calls = online_hub
+    fake_hub_cache(hub, files=("open_clip_model.safetensors",))
+    monkeypatch.setattr(huggingface_hub, "get_hf_file_metadata", lambda url: None)
+    monkeypatch.setattr(
+        huggingface_hub, "hf_hub_download", lambda *a, **k: calls.append(k["local_files_only"]) or "x"
+    )
+    resolve_weights(FILE_SPEC)
+    assert calls == [False]
+
+
 def test_hub_cache_dir_honours_hf_home(monkeypatch, tmp_path):
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path))
