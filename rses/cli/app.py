@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import typer
 from rich.console import Console
@@ -16,8 +17,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+#: Columns for output to a file or a CI log: rich's 80 wrap every table there. A terminal, or COLUMNS, decides
+#: otherwise.
+LOG_WIDTH = 160
+
+
+def _console(stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    to_log = not stream.isatty() and not os.environ.get("COLUMNS")
+    return Console(stderr=stderr, width=LOG_WIDTH if to_log else None)
+
+
+console = _console()
+err_console = _console(stderr=True)
 state = {"debug": os.environ.get("RSES_DEBUG", "") == "1"}
 
 

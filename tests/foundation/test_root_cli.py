@@ -1,5 +1,6 @@
 """The root CLI: help, version, and how user errors are reported."""
 
+import io
 import subprocess
 import sys
 
@@ -74,3 +75,13 @@ def test_console_script_is_installed():
     result = subprocess.run([sys.executable, "-m", "rses.cli", "--version"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"rses {rses.__version__}"
+
+
+def test_output_to_a_file_or_log_is_wide_enough_for_tables(monkeypatch):
+    from rses.cli.app import LOG_WIDTH, _console
+
+    monkeypatch.setattr(sys, "stdout", io.StringIO())  # not a terminal
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert _console().width == LOG_WIDTH  # rich alone would wrap tables at 80
+    monkeypatch.setenv("COLUMNS", "100")
+    assert _console().width == 100
