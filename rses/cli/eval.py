@@ -136,7 +136,11 @@ def eval_command(
         retry_failed=retry_failed,
         command=_command_line(),
     )
-    result = run_eval(cfg, progress=progress)
+    try:
+        result = run_eval(cfg, progress=progress)
+    except KeyboardInterrupt:
+        err_console.print("Interrupted. Every finished sample is saved: rerun the same command to resume.")
+        raise typer.Exit(130) from None
     if result.merged:
         from rses.results import load_run
 

@@ -83,3 +83,17 @@ def test_sigkill_resume_equals_an_uninterrupted_run_and_a_second_run_is_locked_o
     # the edit cache: a killed edit may be redone once, a finished one never (the fresh run used the cache)
     edits = log.read_text().split()
     assert set(edits) == {f"s{i:02d}" for i in range(12)} and len(edits) <= 12 + 3
+
+
+@pytest.mark.slow
+def test_ctrl_c_says_how_to_resume_and_keeps_the_finished_rows(split12, tmp_path):
+    run_dir = tmp_path / "run"
+    args = ["eval", "--method", "fake-shift", "--split", str(split12), "--out", str(run_dir)]
+    proc = rses_cli(*args, "--metrics", ",".join(METRICS), "--no-progress", env={"FAKE_EDIT_SLEEP": "0.3"})
+    wait_for(lambda: journal_rows(run_dir) >= 2 or proc.poll() is not None)
+    assert proc.poll() is None, "the run ended before it was interrupted; slow it down"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "Interrupted. Every finished sample is saved: rerun the same command to resume." in err
+    assert 2 <= journal_rows(run_dir) < 12
