@@ -1,14 +1,15 @@
 """The runner's overhead over bare editor + metric calls on the same samples (target: < 10 %).
 
 Both run warm (imports and model set-up done) over the whole built-in ``test`` split. The bare loop loads
-each sample, calls ``editor.edit`` and ``RSES.score``; the runner does the same plus what makes it a runner
-(split validation, the on-disk edit cache, the journal, the progress bar, run.json, the final tables with
-bootstrap CIs), with a fresh cache and run directory per round so every edit is really computed. The editor
-and metrics are the cheapest there are (``paste-style``, the ``pixel`` group: ~15 ms a sample), so the
-runner's own costs weigh most here. The overhead is the median, over ``ROUNDS`` back-to-back pairs in ABBA
-order, of runner time / bare time: pairing cancels the drift of a shared machine's speed, which moves both
-sides of a pair alike but the best-of-N of each side apart. When the built-in split is not installed, 16
-skimage photos at full size stand in.
+the split and each sample, calls ``editor.edit`` and ``RSES.score``; the runner does the same plus what makes
+it a runner (the on-disk edit cache, the journal, the progress bar, run.json, the final tables with bootstrap
+CIs), with a fresh cache and run directory per round so every edit is really computed. The metrics are the
+cheapest there are (the ``pixel`` group) and the editor the cheapest one that edits (``paste-style``; only
+``identity``, which returns its input, costs less): ~17 ms a sample, so the runner's own costs weigh most
+here. The overhead is the median, over ``ROUNDS`` back-to-back pairs in ABBA order, of runner time / bare
+time: pairing cancels the drift of a shared machine's speed, which moves both sides of a pair alike but the
+best-of-N of each side apart. When the built-in split is not installed, 16 skimage photos at full size stand
+in.
 Run: ``pytest benchmarks/test_runner_overhead.py --benchmark-enable -s``.
 """
 
