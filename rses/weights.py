@@ -212,26 +212,22 @@ def _missing_message(
     spec: WeightSpec, where: str, repo: str | None = None, revision: str | None = None
 ) -> str:
     """The not-found message: what was looked for, where, and how to provide it (``hf download`` only for a
-    spec whose default is on the hub)."""
-    if repo is None:
-        kind, repo, revision = parse_reference(spec.default, spec.revision)
-        if kind != "hub":
-            repo = None
-    pointers = " or ".join(
-        p
-        for p in (f"{spec.flag} PATH" if spec.flag else "", f"{spec.env_var}=PATH" if spec.env_var else "")
-        if p
-    )
-    ways = [f"point rses at a local copy with {pointers}"] if pointers else []
+    hub reference or a spec whose default is on the hub)."""
+    kind, location, default_revision = parse_reference(spec.default, spec.revision)
+    if repo is None and kind == "hub":
+        repo, revision = location, default_revision
+    ways = []
     if repo:
         fetch = f"hf download {repo}" + (f" {spec.filename}" if spec.filename else "")
         fetch += f" --revision {revision}" if revision else ""
-        ways.insert(
-            0,
-            f"on a machine with network run `{fetch}` (then copy the Hugging Face cache here or set HF_HOME to it)",
+        ways.append(
+            f"on a machine with network run `{fetch}` (then copy the Hugging Face cache here or set HF_HOME to it)"
         )
-    elif spec.default:
-        ways.insert(0, f"put them at {parse_reference(spec.default)[1]}")
+    elif location:
+        ways.append(f"put them at {location}")
+    pointers = [p for p in (spec.flag and f"{spec.flag} PATH", spec.env_var and f"{spec.env_var}=PATH") if p]
+    if pointers:
+        ways.append(f"point rses at a local copy with {' or '.join(pointers)}")
     return f"Weights for {spec.name} not found. Looked in: {where}. To provide them: {', or '.join(ways)}."
 
 
