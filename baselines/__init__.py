@@ -1,0 +1,1 @@
+"""Editing baselines: reference editors, diffusers pipelines and a folder of precomputed edits."""

@@ -126,6 +126,7 @@ class DiffusionEditor(Editor):
     weights_env: ClassVar[str] = ""
     tiny_pipeline: ClassVar[str] = ""
     preferred_dtype: ClassVar[str] = "bfloat16"
+    weight_fields: ClassVar[tuple[str, ...]] = ("weights",)
 
     def __init__(self, config: Any = None, device: str = "cpu", smoke: bool = False):
         if smoke and not self.tiny_pipeline:
@@ -176,6 +177,10 @@ class DiffusionEditor(Editor):
         """The pipeline weights; none in smoke mode (the tiny random-weight pipeline is built instead)."""
         return [] if self.smoke else [self.weight_spec()]
 
+    def weight_reference(self, spec: WeightSpec) -> str | None:
+        """The ``weights`` config field (``--weights``), which takes precedence over the environment variable."""
+        return self.config.weights if spec == self.weight_spec() else None
+
     def check_weights(self) -> None:
         """Resolve the weights (config ``weights``, then the environment variable, then the hub id) now."""
         if not self.smoke:
@@ -196,7 +201,7 @@ class DiffusionEditor(Editor):
             )
         return path
 
-    def torch_dtype(self):
+    def torch_dtype(self) -> Any:
         """The torch dtype: ``config.dtype``; ``"auto"`` is float32 on CPU, else ``preferred_dtype``."""
         import torch
 
@@ -205,7 +210,7 @@ class DiffusionEditor(Editor):
             name = "float32" if str(self.device).startswith("cpu") else self.preferred_dtype
         return getattr(torch, name)
 
-    def load_pipeline(self):
+    def load_pipeline(self) -> Any:
         """Load (once) and return the pipeline, placed on the device with the memory options applied."""
         if self._pipe is not None:
             return self._pipe
@@ -238,7 +243,7 @@ class DiffusionEditor(Editor):
         self._pipe = pipe
         return pipe
 
-    def prepare_pipeline(self, pipe):
+    def prepare_pipeline(self, pipe: Any) -> Any:
         """Change the loaded pipeline before it is placed on the device (e.g. load adapters); a no-op here."""
         return pipe
 
@@ -256,6 +261,10 @@ class DiffusionEditor(Editor):
         """Pipeline arguments for one same-size group; they extend (and may override) the shared ones."""
         raise NotImplementedError
 
+    def working_size(self, height: int, width: int) -> tuple[int, int]:
+        """``(height, width)`` the pipeline edits an input of ``height x width`` at (input and output alike)."""
+        return target_size(height, width, self.config.resolution)
+
     def edit(self, requests: Sequence[EditRequest]) -> list[np.ndarray]:
         """Edit a batch: one pipeline call per group of requests with the same working size."""
         import torch
@@ -263,7 +272,7 @@ class DiffusionEditor(Editor):
         pipe = self.load_pipeline()
         groups: dict[tuple[int, int], list[int]] = defaultdict(list)
         for i, request in enumerate(requests):
-            groups[target_size(*request.image.shape[:2], self.config.resolution)].append(i)
+            groups[self.working_size(*request.image.shape[:2])].append(i)
         outputs: list[np.ndarray | None] = [None] * len(requests)
         for size, indices in groups.items():
             group = [requests[i] for i in indices]

@@ -62,6 +62,7 @@ class InpaintEditor(DiffusionEditor):
     def pipeline_kwargs(
         self, requests: Sequence[EditRequest], images: list[Image.Image], size: tuple[int, int]
     ) -> dict[str, Any]:
+        """This pipeline's arguments for one same-size group (``images`` resized to ``size = (height, width)``)."""
         masks = []
         for request in requests:
             if request.mask is None:

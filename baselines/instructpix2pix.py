@@ -55,5 +55,6 @@ class InstructPix2PixEditor(DiffusionEditor):
     def pipeline_kwargs(
         self, requests: Sequence[EditRequest], images: list[Image.Image], size: tuple[int, int]
     ) -> dict[str, Any]:
+        """This pipeline's arguments for one same-size group (``images`` resized to ``size = (height, width)``)."""
         # the pipeline works at the image's own size, which the base class already made a multiple of 16
         return {"image": images, "image_guidance_scale": self.config.image_guidance_scale}

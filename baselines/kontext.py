@@ -54,6 +54,7 @@ class KontextEditor(DiffusionEditor):
     def pipeline_kwargs(
         self, requests: Sequence[EditRequest], images: list[Image.Image], size: tuple[int, int]
     ) -> dict[str, Any]:
+        """This pipeline's arguments for one same-size group (``images`` resized to ``size = (height, width)``)."""
         height, width = size
         # the working size is chosen here; stop Kontext from snapping to its own preferred resolutions
         return {

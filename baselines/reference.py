@@ -85,6 +85,7 @@ class IdentityEditor(Editor):
     name = "identity"
 
     def edit(self, requests: Sequence[EditRequest]) -> list[np.ndarray]:
+        """The source images, unchanged."""
         return [r.image.copy() for r in requests]
 
 
@@ -94,6 +95,7 @@ class GlobalStyleEditor(Editor):
     name = "global-style"
 
     def edit(self, requests: Sequence[EditRequest]) -> list[np.ndarray]:
+        """Each source image, stylized as a whole (the mask is not used)."""
         return [stylize(r.image, r.style) for r in requests]
 
 
@@ -104,6 +106,7 @@ class PasteStyleEditor(Editor):
     sees_mask = True
 
     def edit(self, requests: Sequence[EditRequest]) -> list[np.ndarray]:
+        """Each source image with the stylized image pasted inside the mask."""
         return [paste_style(r.image, _mask_of(r, self.name), r.style) for r in requests]
 
 
@@ -114,4 +117,5 @@ class CloneStyleEditor(Editor):
     sees_mask = True
 
     def edit(self, requests: Sequence[EditRequest]) -> list[np.ndarray]:
+        """Each source image with the stylized region blended in by seamless cloning."""
         return [clone_style(r.image, _mask_of(r, self.name), r.style) for r in requests]

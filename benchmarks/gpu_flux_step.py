@@ -3,7 +3,10 @@
 Builds FluxTransformer2DModel (19 double + 38 single blocks, 24 x 128 heads) in bf16 directly on the device
 (meta init + ``to_empty``), adds a rank-4 style expert, installs the RegionRoute processors, enables gradient
 checkpointing, and times forward + (focus/cover) + backward at 1024x1024 (4096 target + 4096 context tokens)
-with and without the attention losses. Writes ``gpu_flux_step.json`` to ``--out``.
+with and without the attention losses. The LoRA weights are float32 on the bf16 base, as ``rses train``
+trains them (``--bf16-lora`` for the old behaviour). Then one AdamW step and a checkpoint in the trainer's
+format (accelerate state with the LoRA-only hooks of ``regionroute.checkpoints``): its size goes in the
+result. Writes ``gpu_flux_step.json`` to ``--out``.
 
     python benchmarks/gpu_flux_step.py --out /tmp/gpu            # real size, CUDA
     python benchmarks/gpu_flux_step.py --out /tmp/x --device cpu --tiny
@@ -23,6 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from regionroute.attention import install_processors  # noqa: E402
+from regionroute.checkpoints import register_lora_hooks  # noqa: E402
 from regionroute.experts import ExpertConfig, add_expert  # noqa: E402
 from regionroute.train import training_losses  # noqa: E402
 
@@ -91,6 +95,7 @@ def main() -> None:
         help="allow PyTorch's cuDNN attention (its backward failed on an H200 with torch 2.11)",
     )
     ap.add_argument("--no-probe-layers", action="store_true", help="keep diffusers' default processors")
+    ap.add_argument("--bf16-lora", action="store_true", help="leave the LoRA in the base dtype (old trainer)")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -125,7 +130,12 @@ def main() -> None:
     params = [p for n, p in model.named_parameters() if "lora_" in n]
     for p in params:
         p.requires_grad_(True)
+    if not args.bf16_lora:
+        from diffusers.training_utils import cast_training_params
+
+        cast_training_params(model, dtype=torch.float32)
     result |= {
+        "lora_dtype": str(params[0].dtype),
         "build_s": time.perf_counter() - t0,
         "lora_params": sum(p.numel() for p in params),
         "layers_supervised": len(layers),
@@ -190,9 +200,29 @@ def main() -> None:
         result["overhead_pct"] = 100 * (
             result["with_attention_losses"]["step_s"] / result["lora_only"]["step_s"] - 1
         )
+    try:
+        result["checkpoint"] = checkpoint(model, params, batch, noise, sig, out / "checkpoint")
+    except Exception as err:  # keep the timings
+        result["checkpoint"] = {"error": f"{type(err).__name__}: {err}"[:500]}
+        traceback.print_exc()
     result["total_s"] = time.perf_counter() - t0
     dump()
     log(json.dumps(result))
+
+
+def checkpoint(model, params, batch, noise, sig, path: Path) -> dict:
+    """One AdamW step, then ``accelerator.save_state`` with the LoRA-only hooks; the files' sizes in bytes."""
+    from accelerate import Accelerator
+
+    accelerator = Accelerator()
+    optimizer = torch.optim.AdamW(params, lr=1e-4)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    register_lora_hooks(accelerator, "pixel-art")
+    training_losses(model, batch, noise, sig)["loss"].backward()
+    optimizer.step()
+    accelerator.save_state(str(path))
+    files = {f.name: f.stat().st_size for f in sorted(path.iterdir())}
+    return {"files": files, "total_bytes": sum(files.values())}
 
 
 if __name__ == "__main__":

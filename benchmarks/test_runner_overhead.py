@@ -1,7 +1,7 @@
 """The runner's overhead over bare editor + metric calls on the same samples (target: < 10 %).
 
 Both run warm (imports and model set-up done) over the whole built-in ``test`` split. The bare loop loads
-the split and each sample, calls ``editor.edit`` and ``RSES.score``; the runner does the same plus what makes
+the split and each sample, calls ``editor.edit`` and ``MetricSuite.score``; the runner does the same plus what makes
 it a runner (the on-disk edit cache, the journal, the progress bar, run.json, the final tables with bootstrap
 CIs), with a fresh cache and run directory per round so every edit is really computed. The metrics are the
 cheapest there are (the ``pixel`` group) and the editor the cheapest one that edits (``paste-style``; only
@@ -27,7 +27,7 @@ from rses.data.manifest import STYLES, load_split, sample_record, write_manifest
 from rses.editing import EditRequest, get_editor
 from rses.errors import RsesError
 from rses.io import load_image, load_mask, save_image, save_mask
-from rses.metrics import RSES
+from rses.metrics import MetricSuite
 from rses.runner import RunConfig, run_eval, sample_seed
 
 METHOD, METRICS, ROUNDS = "paste-style", "pixel", 21
@@ -61,7 +61,7 @@ def split_spec(tmp_path_factory) -> str:
 
 
 def _bare(split_spec: str) -> None:
-    editor, scorer = get_editor(METHOD), RSES(metrics=METRICS)
+    editor, scorer = get_editor(METHOD), MetricSuite(metrics=METRICS)
     for sample in load_split(split_spec).samples:
         source, mask = load_image(sample.source), load_mask(sample.mask)
         target = load_image(sample.target) if sample.target else None

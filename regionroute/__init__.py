@@ -1,0 +1,1 @@
+"""RegionRoute: per-style LoRA experts for Flux Kontext, trained with attention losses on the style tokens."""

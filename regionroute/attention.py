@@ -8,8 +8,9 @@ forward gets ``joint_attention_kwargs={"style_probe": probe}`` it additionally c
 
 for the noisy *target* image queries ``n < N`` (text first, then target, then Kontext context tokens), over
 the sample's text keys ``j < T``, read at *that sample's own* style-word tokens ``idx[b]`` (padded, with
-``valid[b]``); or, with ``softmax_over="style"``, the softmax over those style keys only (the public code's
-definition). No softmax over a batch union and no cross-talk. Queries and keys are taken after q/k RMSNorm
+``valid[b]``). No softmax over a batch union and no cross-talk. The public code's map (a softmax over the
+style keys only) is not offered: it sums to 1 over the style tokens at every position, so Focus and Cover
+barely depend on the mask (Cover not at all); see docs/regionroute.md. Queries and keys are taken after q/k RMSNorm
 and RoPE, as in the public code.
 The maps go to ``probe.store`` keyed by layer name; only while the store is recording, so the recomputation
 of gradient checkpointing does not overwrite them.
@@ -26,7 +27,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from diffusers.models.attention_dispatch import dispatch_attention_fn
@@ -42,7 +45,7 @@ class AttentionMapStore:
         self._recording = False
 
     @contextlib.contextmanager
-    def recording(self):
+    def recording(self) -> Iterator[None]:
         """Record maps for the duration (clears the previous forward's maps first)."""
         self.maps.clear()
         self._recording = True
@@ -76,7 +79,6 @@ class StyleProbe:
         text_len: text sequence length ``T`` (the single-stream blocks see text and image concatenated).
         target_len: number ``N`` of noisy target image tokens (they follow the text; context tokens follow them).
         store: where the maps go.
-        softmax_over: ``"text"`` or ``"style"`` (see :func:`style_attention_map`).
     """
 
     token_index: torch.Tensor
@@ -84,16 +86,12 @@ class StyleProbe:
     text_len: int
     target_len: int
     store: AttentionMapStore = field(default_factory=AttentionMapStore)
-    softmax_over: str = "text"
-
-    def __post_init__(self) -> None:
-        if self.softmax_over not in ("text", "style"):
-            raise ValueError(f"softmax_over={self.softmax_over!r}; use 'text' or 'style'.")
 
     @functools.cached_property
     def selector(self) -> torch.Tensor:
         """``(B, T, K)`` float32 one-hot of each sample's style tokens (0 for padding), built once per batch:
-        ``probs @ selector`` reads the style columns of every layer's ``(B, N, T)`` probabilities."""
+        ``probs @ selector`` reads the style columns of every layer's ``(B, N, T)`` probabilities.
+        """
         b, k = self.token_index.shape
         selector = torch.zeros(b, self.text_len, k, device=self.token_index.device)
         return selector.scatter_(1, self.token_index[:, None, :], self.token_valid[:, None, :].float())
@@ -105,22 +103,16 @@ def style_attention_map(query: torch.Tensor, key: torch.Tensor, probe: StyleProb
     Args:
         query: ``(B, S, H, D)`` after norm and RoPE, sequence ``[text | target | context]``.
         key: same layout as ``query``.
-        probe: token positions, lengths and ``softmax_over``: ``"text"`` (softmax over the sample's ``T`` text
-            keys, then the style columns; the attention-probability reading of the paper's formula) or
-            ``"style"`` (softmax over the sample's own style tokens only, the public code's definition without
-            its batch union; constant 1 for a one-token style word, so no gradient then).
+        probe: token positions and lengths. The softmax runs over the sample's ``T`` text keys, then the
+            style columns are read: the attention-probability reading of the paper's formula.
 
     Returns:
-        ``(B, N, K)`` float32 map; padding columns are 0.
+        ``(B, N, K)`` float32 map, values in [0, 1] (about ``1 / T`` where attention is spread evenly);
+        padding columns are 0.
     """
     t, n = probe.text_len, probe.target_len
     q_img = query[:, t : t + n].float()
     scale = query.shape[-1] ** -0.5
-    if probe.softmax_over == "style":
-        valid = probe.token_valid[:, None, None, :]
-        index = probe.token_index[:, :, None, None].expand(-1, -1, key.shape[2], key.shape[3])
-        scores = torch.einsum("bnhd,bkhd->bhnk", q_img, key[:, :t].gather(1, index).float()) * scale
-        return scores.masked_fill(~valid, float("-inf")).softmax(dim=-1).mean(dim=1)
     # Few ops on purpose: this runs in every attention layer of every training step. Scores are (B, H, N, T).
     scores = torch.matmul(q_img.transpose(1, 2) * scale, key[:, :t].float().permute(0, 2, 3, 1))
     return torch.bmm(scores.softmax(dim=-1).mean(dim=1), probe.selector)
@@ -141,13 +133,14 @@ class RegionRouteAttnProcessor:
 
     def __call__(
         self,
-        attn,
+        attn: Any,
         hidden_states: torch.Tensor,
         encoder_hidden_states: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         image_rotary_emb: torch.Tensor | None = None,
         style_probe: StyleProbe | None = None,
     ):
+        """Flux attention of ``attn``; with ``style_probe``, also stores the style tokens' map in its store."""
         # Copied from diffusers.models.transformers.transformer_flux.FluxAttnProcessor.__call__ (0.42.1),
         # with the style_attention_map side computation added after RoPE.
         query, key, value, encoder_query, encoder_key, encoder_value = _get_qkv_projections(
@@ -201,7 +194,7 @@ class RegionRouteAttnProcessor:
         return hidden_states
 
 
-def install_processors(transformer, layers: str = "all") -> list[str]:
+def install_processors(transformer: Any, layers: str = "all") -> list[str]:
     """Install one :class:`RegionRouteAttnProcessor` per chosen attention layer; return their names.
 
     Args:

@@ -4,9 +4,10 @@ It is the ``kontext`` editor (same loading, sizes, seeding, dtype and memory opt
 ``vae_tiling``) with the style experts loaded into its transformer. Each request is routed to its style's
 expert (``request.style``, else the style named in the prompt); requests of one style share pipeline calls;
 the mask is never used. Weights come through :mod:`rses.weights`: the base model from ``config.weights`` /
-``RSES_KONTEXT_WEIGHTS`` (default ``black-forest-labs/FLUX.1-Kontext-dev``) and a directory of
-``{style}.safetensors`` experts from ``config.experts`` / ``RSES_REGIONROUTE_WEIGHTS`` (e.g. the output
-dir of ``rses train regionroute``). ``smoke=True`` uses the tiny random pipeline of :mod:`rses.testing.flux`
+``RSES_KONTEXT_WEIGHTS`` (default ``black-forest-labs/FLUX.1-Kontext-dev``) and an experts folder
+(:mod:`regionroute.experts`: ``{style}.safetensors`` + ``index.json``) from ``config.experts`` /
+``RSES_REGIONROUTE_WEIGHTS``, e.g. the ``--out`` folder of ``rses train regionroute``, which every style's
+training writes into. ``smoke=True`` uses the tiny random pipeline of :mod:`rses.testing.flux`
 with fresh (no-op) experts unless ``config.experts`` points at trained ones.
 
 Example:
@@ -25,11 +26,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from baselines.kontext import KontextConfig, KontextEditor
-from regionroute.experts import STYLES, add_expert, experts_of, load_expert, route_style
+from regionroute.experts import STYLES, add_expert, experts_of, load_expert, route_style, styles_in
 from rses.editing import EditRequest
 from rses.weights import WeightSpec, resolve_weights
 
@@ -43,16 +45,16 @@ EXPERTS_SPEC = WeightSpec(
 
 @dataclass(frozen=True)
 class RegionRouteConfig(KontextConfig):
-    """:class:`~baselines.kontext.KontextConfig` (the public code's 28 steps, guidance 3.5, 1024 px) plus:
+    """:class:`~baselines.kontext.KontextConfig` (the public code's 28 steps, guidance 3.5, 1024 px) plus the experts.
 
     Args:
-        experts: directory of ``{style}.safetensors`` experts; ``None`` uses ``RSES_REGIONROUTE_WEIGHTS``,
-            then the hub id.
-        styles: the experts to load.
+        experts: the experts folder; ``None`` uses ``RSES_REGIONROUTE_WEIGHTS``, then the hub id.
+        styles: the experts to load; ``None`` loads the folder's (its index, else its ``*.safetensors``
+            files), or the paper's four fresh no-op experts in smoke mode without a folder.
     """
 
     experts: str | None = None
-    styles: tuple[str, ...] = STYLES
+    styles: tuple[str, ...] | None = None
 
 
 class RegionRouteEditor(KontextEditor):
@@ -61,13 +63,21 @@ class RegionRouteEditor(KontextEditor):
     name = "regionroute"
     sees_mask = False
     Config = RegionRouteConfig
+    weight_fields = ("weights", "experts")
 
     def weights(self) -> list[WeightSpec]:
-        return [] if self.smoke else [self.weight_spec(), EXPERTS_SPEC]
+        """The base pipeline (not in smoke mode) and the experts (in smoke mode only when configured)."""
+        base = [] if self.smoke else [self.weight_spec()]
+        return base + ([EXPERTS_SPEC] if not self.smoke or self.config.experts else [])
+
+    def weight_reference(self, spec: WeightSpec) -> str | None:
+        """``config.experts`` for the experts, ``config.weights`` for the base pipeline."""
+        return self.config.experts if spec == EXPERTS_SPEC else super().weight_reference(spec)
 
     def check_weights(self) -> None:
         """Resolve the base model and the experts as loading will (``config.weights``, ``config.experts``),
-        so a missing checkpoint stops the run before any work."""
+        so a missing checkpoint stops the run before any work.
+        """
         super().check_weights()
         self.experts_dir()
 
@@ -77,10 +87,11 @@ class RegionRouteEditor(KontextEditor):
             return None
         return resolve_weights(EXPERTS_SPEC, self.config.experts)
 
-    def prepare_pipeline(self, pipe):
+    def prepare_pipeline(self, pipe: Any) -> Any:
         """Load every configured expert (fresh no-op experts in smoke mode without ``config.experts``)."""
         experts = self.experts_dir()
-        for style in self.config.styles:
+        styles = self.config.styles or (STYLES if experts is None else styles_in(experts))
+        for style in styles:
             if experts is None:
                 add_expert(pipe.transformer, style)
             else:

@@ -1,7 +1,8 @@
 """Focus (KL) and Cover (BCE) losses on style-attention maps.
 
-Shapes: ``maps (L, B, N, K)`` (layers, samples, target positions, style tokens), ``mask (B, N)`` in {0, 1}
-on the packed latent grid, ``valid (B, K)`` marking real style tokens.
+Shapes: ``maps (L, B, N, K)`` (layers, samples, target positions, style tokens), ``mask (B, N)`` in [0, 1]
+on the packed latent grid (the share of each cell the object covers, :func:`mask_to_grid`), ``valid (B, K)``
+marking real style tokens.
 
 * Focus, per layer/sample/token: ``KL(norm(M) || softmax_N(A / tau))``, the well-defined direction the public
   code uses (the paper's summary writes the reverse, which is infinite where the mask is 0); an empty mask
@@ -35,7 +36,12 @@ REDUCTIONS = ("per-layer", "layer-averaged")
 
 @dataclass
 class AttentionLossConfig:
-    """Weights and shapes of the attention supervision (paper defaults; tau and alpha from the public code)."""
+    """Weights and shapes of the attention supervision.
+
+    lambda_focus/lambda_cover are the paper's; tau 0.1 and alpha 2.0 are the public code's, tuned for its
+    style-softmax map in [0, 1]. The trainer's defaults are ``1 / T`` and ``T`` for the default map, whose
+    values are near ``1 / T`` (:class:`regionroute.config.TrainConfig`, docs/regionroute.md).
+    """
 
     tau: float = 0.1
     alpha: float = 2.0
@@ -71,7 +77,8 @@ def _prepared(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Maps reduced and transposed to ``(L, B, K, N)`` (positions last: softmax over the last dim is ~10x
     faster), the mask in their dtype, and ``(B, K, 1)`` token weights: ``(x * weights).sum()`` is the mean of
-    ``x.sum(-1)`` over valid tokens, then samples and layers."""
+    ``x.sum(-1)`` over valid tokens, then samples and layers.
+    """
     maps, valid = _reduce_maps(maps, valid, reduction)
     w = valid.to(maps.dtype)
     weights = (w / (w.sum(-1, keepdim=True) * (maps.shape[0] * maps.shape[1])))[..., None]
@@ -142,17 +149,17 @@ def mass_in_mask(maps: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor) ->
 
 
 def mask_to_grid(mask: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-    """Object masks ``(B, H, W)`` -> ``(B, h*w)`` {0, 1} on the packed latent grid (nearest, ``> 0``).
+    """Object masks ``(B, H, W)`` -> ``(B, h*w)`` coverage in [0, 1] on the packed latent grid.
 
-    As the public code: scale by the max, nearest resize, binarize. The grid of a Kontext image of ``H x W``
-    pixels is ``(H // 16, W // 16)`` (VAE factor 8, then 2x2 packing).
+    Each cell's value is the share of its pixels covered by the object (area downsampling of ``mask > 0``),
+    so an object smaller than one 16x16 cell keeps a weight instead of vanishing between sampled pixels (the
+    public code resizes nearest, keeping one pixel per cell). The grid of a Kontext image of ``H x W``
+    pixels is ``(H // 16, W // 16)`` (VAE factor 8, then 2x2 packing). Soft ``mask`` values count by area too.
 
     Example:
-        >>> m = torch.zeros(1, 4, 4); m[0, :2, :2] = 1
+        >>> m = torch.zeros(1, 4, 4); m[0, :2, :2] = 1; m[0, 3, 3] = 1
         >>> mask_to_grid(m, (2, 2)).tolist()
-        [[1.0, 0.0, 0.0, 0.0]]
+        [[1.0, 0.0, 0.0, 0.25]]
     """
-    m = mask.float()
-    m = m / m.flatten(1).amax(-1).clamp_min(1e-12)[:, None, None]
-    m = F.interpolate(m[:, None], size=grid, mode="nearest")[:, 0]
-    return (m > 0).float().flatten(1)
+    m = mask.float().clamp(0, 1)
+    return F.interpolate(m[:, None], size=grid, mode="area")[:, 0].flatten(1)

@@ -78,8 +78,8 @@ def build_pseudo_gt(
     Returns the manifest path; load it with ``rses.data.manifest.load_split(path)``.
     """
     from rses.data.manifest import load_split
-    from rses.io import load_image, load_mask, save_image
-    from rses.weights import sha256_file
+    from rses.io import save_image, sha256_file
+    from rses.pixels import load_image, load_mask
 
     if stylizer not in ("classical", "kontext"):
         raise UsageError(f"stylizer={stylizer!r}; use 'classical' or 'kontext'.")

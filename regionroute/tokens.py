@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -50,7 +51,7 @@ def style_char_span(prompt: str, style: str) -> tuple[int, int]:
     return match.start(), match.end()
 
 
-def style_token_indices(tokenizer, prompt: str, style: str, max_length: int = 512) -> list[int]:
+def style_token_indices(tokenizer: Any, prompt: str, style: str, max_length: int = 512) -> list[int]:
     """Token positions of the style word in the T5 sequence (as encoded with ``max_length``).
 
     Args:
@@ -77,7 +78,9 @@ def style_token_indices(tokenizer, prompt: str, style: str, max_length: int = 51
     return idx
 
 
-def pad_token_indices(indices: Sequence[Sequence[int]], device=None) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_token_indices(
+    indices: Sequence[Sequence[int]], device: torch.device | str | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Stack per-sample index lists into ``(index (B, K), valid (B, K))``, padding with index 0 / invalid.
 
     Example:

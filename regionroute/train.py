@@ -4,15 +4,31 @@ The step mirrors diffusers' ``train_dreambooth_lora_flux_kontext.py``: ``x_t = (
 transformer sees ``[noisy target | context]`` tokens with the context ids' first axis set to 1 (as
 ``FluxKontextPipeline`` at inference; the public RegionRoute code omitted it), predicts the velocity
 ``eps - x0`` on the target tokens, MSE. Everything is cached once and **keyed by sample index** (latents,
-prompt embeddings, style-token positions, masks), so a shuffled loader can never mix one sample's latents
-with another's prompt or mask (the public code's cache bug).
+prompt embeddings, style-token positions, masks), so a sample's latents never meet another's prompt or mask
+(the public code's cache bug). Images keep their aspect ratio (:func:`regionroute.data.square_crop`).
+
+Runs under ``accelerate launch`` / ``torchrun`` with any number of processes: the data order and noise
+are pure functions of the step (:mod:`regionroute.data`), so ranks see different samples and noise, a
+resumed run equals an uninterrupted one, and logged losses are averaged over ranks. Checkpoints hold the
+LoRA expert, optimizer, scheduler, RNG and step only (:mod:`regionroute.checkpoints`). The LoRA parameters
+train in float32 whatever the (frozen) base's dtype.
+
+Outputs: the experts folder ``out_dir`` gets ``{style}.safetensors`` and its ``index.json`` entry; the
+style's run folder ``out_dir/{style}/`` gets ``config.json``, ``losses.csv`` (written as training goes),
+``losses.{json,png}``, ``samples-rank{r}.csv`` (what each rank trained on), ``checkpoints/step-N/`` and
+``validation/step-N/``.
+
+This module keeps the loop (:func:`train`) and the optimizer around it. The options are in
+:mod:`regionroute.config`, the samples and their encoded cache in :mod:`regionroute.samples`, the forward in
+:mod:`regionroute.step`, and the overlays, curves and logged diagnostics in :mod:`regionroute.diagnostics`.
 
 Example (tiny random-weight pipeline, 2 steps):
     >>> from rses.testing.flux import tiny_kontext_pipeline
     >>> import tempfile
     >>> cfg = TrainConfig(style="pixel-art", steps=2, batch_size=2, grad_accum=1, resolution=64,
     ...                   max_sequence_length=32, validate_every=0, checkpoint_every=0)
-    >>> res = train(cfg, tiny_kontext_pipeline(), synthetic_samples(tempfile.mkdtemp(), n=2), tempfile.mkdtemp())
+    >>> res = train(cfg, tiny_kontext_pipeline(), synthetic_samples(tempfile.mkdtemp(), n=2), tempfile.mkdtemp(),
+    ...             progress=False)
     >>> len(res.history)
     2
 """
@@ -21,269 +37,62 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
-import math
+import os
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 
-from regionroute.attention import AttentionMapStore, StyleProbe, install_processors
-from regionroute.experts import ExpertConfig, add_expert, experts_of, save_expert
-from regionroute.losses import AttentionLossConfig, attention_losses, mask_to_grid, mass_in_mask
-from regionroute.tokens import pad_token_indices, style_token_indices
+from regionroute.attention import install_processors
+from regionroute.checkpoints import (
+    CONFIG_FILE,
+    check_run_dir,
+    checkpoints,
+    prune_checkpoints,
+    register_lora_hooks,
+    settings_hash,
+)
+from regionroute.config import PRESETS, RUN_FIELDS, TrainConfig, config_from
+from regionroute.data import global_batch, rank_slots, slot_noise
+from regionroute.diagnostics import diagnostics, evaluate_fixed_batch, write_curves, write_validation
+from regionroute.experts import add_expert, experts_of, save_expert
+from regionroute.losses import mass_in_mask
+from regionroute.samples import (
+    CachedSet,
+    TrainSample,
+    encode_samples,
+    load_sample,
+    samples_from_split,
+    synthetic_samples,
+)
+from regionroute.step import kontext_ids, pack, training_losses
 from rses.errors import UsageError
-
-logger = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainConfig:
-    """Training options; defaults follow the paper where it states them (paper.md section 6).
-
-    ``lr`` is the paper's 1e-4 (public code 1e-5), ``steps`` the paper's 5000 (code 10000); ``batch_size`` 2 x
-    ``grad_accum`` 4 as both. ``attn_loss`` is a real boolean (the public flag could not be turned off).
-    """
-
-    style: str
-    steps: int = 5000
-    batch_size: int = 2
-    grad_accum: int = 4
-    lr: float = 1e-4
-    weight_decay: float = 1e-4
-    grad_clip: float = 1.0
-    optimizer: str = "adamw"  # or "adamw8bit" (bitsandbytes)
-    resolution: int = 1024
-    max_sequence_length: int = 512
-    guidance: float = 1.0
-    attn_loss: bool = True
-    layers: str = "all"
-    softmax_over: str = "text"
-    gradient_checkpointing: bool = True
-    mixed_precision: str = "no"
-    seed: int = 0
-    checkpoint_every: int = 500
-    validate_every: int = 500
-    expert: ExpertConfig = field(default_factory=ExpertConfig)
-    losses: AttentionLossConfig = field(default_factory=AttentionLossConfig)
-
-
-@dataclass
-class TrainSample:
-    """One (context/source, target/pseudo-GT, mask, prompt) training example."""
-
-    source: Path
-    target: Path
-    mask: Path
-    prompt: str
-    style: str
 
 
 @dataclass
 class TrainResult:
+    """What :func:`train` made: the experts folder, the expert file, the loss history (one row a step)."""
+
     out_dir: Path
     expert_path: Path
     history: list[dict] = field(default_factory=list)
+    is_main_process: bool = True
 
 
-@dataclass
-class CachedSet:
-    """All model inputs of a training set, stacked along dim 0 and indexed by sample index."""
-
-    target_latents: torch.Tensor
-    context_latents: torch.Tensor
-    prompt_embeds: torch.Tensor
-    pooled: torch.Tensor
-    text_ids: torch.Tensor
-    token_index: torch.Tensor
-    token_valid: torch.Tensor
-    mask: torch.Tensor
-
-    def __len__(self) -> int:
-        return self.target_latents.shape[0]
-
-    def batch(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The batch of samples ``index`` (every field taken at the same indices)."""
-        fields = (
-            "target_latents",
-            "context_latents",
-            "prompt_embeds",
-            "pooled",
-            "token_index",
-            "token_valid",
-            "mask",
-        )
-        return {k: getattr(self, k)[index] for k in fields} | {"text_ids": self.text_ids}
+def offload_frozen(pipe: Any) -> None:
+    """Move the text encoders and the VAE to the CPU (their outputs are cached; ~10 GB on FLUX)."""
+    for name in ("text_encoder", "text_encoder_2", "vae"):
+        module = getattr(pipe, name, None)
+        if module is not None:
+            module.to("cpu")
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
-def _load_rgb(path: Path, size: int) -> torch.Tensor:
-    from PIL import Image
-
-    img = Image.open(path).convert("RGB").resize((size, size), Image.BICUBIC)
-    return torch.from_numpy(np.array(img)).permute(2, 0, 1).float() / 127.5 - 1.0
-
-
-def _load_mask(path: Path, size: int) -> torch.Tensor:
-    from PIL import Image
-
-    img = Image.open(path)
-    band = img.getchannel(0) if img.mode in ("RGB", "RGBA") else img.convert("L")
-    return torch.from_numpy(np.array(band.resize((size, size), Image.NEAREST))).float()
-
-
-@torch.no_grad()
-def encode_samples(
-    pipe, samples: Sequence[TrainSample], resolution: int, max_sequence_length: int
-) -> CachedSet:
-    """Encode every sample once (VAE latents as the distribution mode, T5/CLIP embeddings, token positions)."""
-    if resolution % 16:
-        raise UsageError(f"resolution must be a multiple of 16, got {resolution}.")
-    vae, device = pipe.vae, pipe.transformer.device
-    sf, shift = vae.config.scaling_factor, vae.config.shift_factor or 0.0
-    targets, contexts, embeds, pooled, tokens, masks = [], [], [], [], [], []
-    grid = (resolution // (pipe.vae_scale_factor * 2),) * 2
-    for s in samples:
-        pair = torch.stack([_load_rgb(s.target, resolution), _load_rgb(s.source, resolution)]).to(
-            device, vae.dtype
-        )
-        lat = (vae.encode(pair).latent_dist.mode() - shift) * sf
-        targets.append(lat[0])
-        contexts.append(lat[1])
-        pe, pp, text_ids = pipe.encode_prompt(
-            prompt=s.prompt, prompt_2=None, device=device, max_sequence_length=max_sequence_length
-        )
-        embeds.append(pe[0])
-        pooled.append(pp[0])
-        tokens.append(style_token_indices(pipe.tokenizer_2, s.prompt, s.style, max_sequence_length))
-        masks.append(mask_to_grid(_load_mask(s.mask, resolution)[None], grid)[0])
-    index, valid = pad_token_indices(tokens)
-    return CachedSet(
-        torch.stack(targets),
-        torch.stack(contexts),
-        torch.stack(embeds),
-        torch.stack(pooled),
-        text_ids,
-        index.to(device),
-        valid.to(device),
-        torch.stack(masks).to(device),
-    )
-
-
-def kontext_ids(height: int, width: int, device, dtype) -> torch.Tensor:
-    """Position ids of ``[target | context]`` packed tokens for latents of ``height x width`` (context axis 0 = 1)."""
-    from diffusers import FluxKontextPipeline
-
-    ids = FluxKontextPipeline._prepare_latent_image_ids(1, height // 2, width // 2, device, dtype)
-    ctx = ids.clone()
-    ctx[..., 0] = 1
-    return torch.cat([ids, ctx], dim=0)
-
-
-def pack(latents: torch.Tensor) -> torch.Tensor:
-    from diffusers import FluxKontextPipeline
-
-    b, c, h, w = latents.shape
-    return FluxKontextPipeline._pack_latents(latents, b, c, h, w)
-
-
-def training_losses(
-    transformer,
-    batch: dict,
-    noise: torch.Tensor,
-    sigmas: torch.Tensor,
-    guidance: float = 1.0,
-    loss_config: AttentionLossConfig | None = None,
-    attn_loss: bool = True,
-    softmax_over: str = "text",
-) -> dict:
-    """One forward: flow-matching MSE plus (optionally) focus/cover on this batch's style maps.
-
-    Returns ``{"loss", "flow"}`` and, with ``attn_loss``, ``"focus", "cover", "attn", "maps"``.
-    """
-    x0 = batch["target_latents"]
-    s = sigmas.view(-1, 1, 1, 1).to(x0.dtype)
-    packed = pack((1.0 - s) * x0 + s * noise)
-    context = pack(batch["context_latents"])
-    n = packed.shape[1]
-    ids = kontext_ids(x0.shape[2], x0.shape[3], x0.device, x0.dtype)
-    store, kwargs = AttentionMapStore(), None
-    if attn_loss:
-        probe = StyleProbe(
-            batch["token_index"],
-            batch["token_valid"],
-            batch["prompt_embeds"].shape[1],
-            n,
-            store,
-            softmax_over,
-        )
-        kwargs = {"style_probe": probe}
-    g = torch.full((x0.shape[0],), guidance, device=x0.device) if transformer.config.guidance_embeds else None
-    with store.recording():
-        pred = transformer(
-            hidden_states=torch.cat([packed, context], dim=1),
-            timestep=sigmas,
-            guidance=g,
-            pooled_projections=batch["pooled"],
-            encoder_hidden_states=batch["prompt_embeds"],
-            txt_ids=batch["text_ids"],
-            img_ids=ids,
-            joint_attention_kwargs=kwargs,
-            return_dict=False,
-        )[0][:, :n]
-    flow = F.mse_loss(pred.float(), pack(noise - x0).float())
-    out = {"flow": flow, "loss": flow}
-    if attn_loss:
-        maps = store.stacked()
-        att = attention_losses(
-            maps, batch["mask"], batch["token_valid"], loss_config or AttentionLossConfig()
-        )
-        out |= att | {"loss": flow + att["attn"], "maps": maps}
-    return out
-
-
-def sample_sigmas(batch_size: int, generator: torch.Generator, device) -> torch.Tensor:
-    """Uniform timesteps on the 1000-step grid (``weighting_scheme=none``), as sigmas in (0, 1]."""
-    idx = torch.randint(0, 1000, (batch_size,), generator=generator)
-    return ((1000 - idx).float() / 1000.0).to(device)
-
-
-@torch.no_grad()
-def evaluate_fixed_batch(
-    transformer,
-    cache: CachedSet,
-    index: torch.Tensor,
-    config: TrainConfig,
-    sigma: float = 0.5,
-    seed: int = 1234,
-) -> dict[str, float]:
-    """Focus, cover and attention share inside the mask on a fixed batch, sigma and noise."""
-    batch = cache.batch(index)
-    gen = torch.Generator().manual_seed(seed)
-    noise = torch.randn(batch["target_latents"].shape, generator=gen).to(batch["target_latents"])
-    sig = torch.full((len(index),), sigma, device=noise.device)
-    out = training_losses(
-        transformer,
-        batch,
-        noise,
-        sig,
-        config.guidance,
-        config.losses,
-        attn_loss=True,
-        softmax_over=config.softmax_over,
-    )
-    return _diagnostics(out, batch)
-
-
-def _diagnostics(out: dict, batch: dict) -> dict[str, float]:
-    """Flow, focus, cover and the share of attention inside the mask, as floats for logs."""
-    share = mass_in_mask(out["maps"].detach(), batch["mask"], batch["token_valid"])
-    return {k: float(out[k]) for k in ("flow", "focus", "cover")} | {"mass_in_mask": float(share)}
-
-
-def _optimizer(params, config: TrainConfig):
+def _optimizer(params: Any, config: TrainConfig):
     if config.optimizer == "adamw8bit":
         try:
             import bitsandbytes as bnb
@@ -299,8 +108,14 @@ def _optimizer(params, config: TrainConfig):
     )
 
 
-def prepare_transformer(transformer, config: TrainConfig) -> list[torch.nn.Parameter]:
-    """Freeze the backbone, add the style's expert, install the processors; return the trainable parameters."""
+def prepare_transformer(transformer: Any, config: TrainConfig) -> list[torch.nn.Parameter]:
+    """Freeze the backbone, add the style's expert in float32, install the processors; return its parameters.
+
+    The frozen base keeps its dtype (bf16 on FLUX); the LoRA weights are float32, as diffusers' trainers cast
+    them (``cast_training_params``): AdamW updates of ~1e-5 relative vanish in bf16's 8-bit mantissa.
+    """
+    from diffusers.training_utils import cast_training_params
+
     transformer.requires_grad_(False)
     if config.style in experts_of(transformer):
         transformer.set_adapters(config.style)  # continue training an existing expert
@@ -309,228 +124,276 @@ def prepare_transformer(transformer, config: TrainConfig) -> list[torch.nn.Param
     install_processors(transformer, config.layers)
     if config.gradient_checkpointing:
         transformer.enable_gradient_checkpointing()
-    params = [p for n, p in transformer.named_parameters() if "lora_" in n]
+    params = [p for n, p in transformer.named_parameters() if "lora_" in n and f".{config.style}." in n]
     for p in params:
         p.requires_grad_(True)
+    cast_training_params(transformer, dtype=torch.float32)
     return params
 
 
-def _latest_checkpoint(out_dir: Path) -> Path | None:
-    ckpts = sorted((out_dir / "checkpoints").glob("step-*"), key=lambda p: int(p.name.split("-")[1]))
-    return ckpts[-1] if ckpts else None
+def _scheduler(optimizer: Any, config: TrainConfig):
+    from diffusers.optimization import get_scheduler
+
+    name = "constant_with_warmup" if config.lr_warmup_steps else "constant"
+    return get_scheduler(name, optimizer, num_warmup_steps=config.lr_warmup_steps)
+
+
+class _Log:
+    """``losses.csv`` appended row by row (a crash keeps what was logged), plus accelerate's trackers."""
+
+    KEYS = ("step", "lr", "loss", "flow", "focus", "cover", "attn", "mass_in_mask", "seconds")
+
+    def __init__(self, path: Path, accelerator: Any, history: list[dict]):
+        self.path, self.accelerator = path, accelerator
+        if accelerator.is_main_process:
+            with open(path, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=self.KEYS, extrasaction="ignore")
+                writer.writeheader()
+                writer.writerows(history)
+
+    def add(self, row: dict) -> None:
+        if self.accelerator.is_main_process:
+            with open(self.path, "a", newline="") as f:
+                csv.DictWriter(f, fieldnames=self.KEYS, extrasaction="ignore").writerow(row)
+        self.accelerator.log({k: v for k, v in row.items() if k != "step"}, step=row["step"])
+
+
+def _run_settings(config: TrainConfig, base_model: str | None) -> dict:
+    return config.settings() | {"base_model": base_model}
+
+
+def base_revision(base_model: str | None) -> str | None:
+    """The commit of a hub snapshot folder (``.../snapshots/<commit>``) or of an ``org/repo@rev`` reference.
+
+    Example:
+        >>> base_revision("/hf/models--black-forest-labs--FLUX.1-Kontext-dev/snapshots/af58063/")
+        'af58063'
+        >>> base_revision("black-forest-labs/FLUX.1-Kontext-dev@main"), base_revision("/local/kontext")
+        ('main', None)
+    """
+    if not base_model:
+        return None
+    parts = Path(base_model).parts
+    if "snapshots" in parts[:-1]:
+        return parts[parts.index("snapshots") + 1]
+    return base_model.split("@", 1)[1] if "@" in base_model else None
 
 
 def train(
-    config: TrainConfig, pipe, samples: Sequence[TrainSample], out_dir: str | Path, resume: bool = True
+    config: TrainConfig,
+    pipe: Any,
+    samples: Sequence[TrainSample],
+    out_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    base_model: str | None = None,
 ) -> TrainResult:
-    """Train ``config.style``'s expert on ``samples``; write checkpoints, curves, validation PNGs and the expert.
+    """Train ``config.style``'s expert on ``samples`` into the experts folder ``out_dir``.
 
-    Resumes from the newest ``out_dir/checkpoints/step-*`` when ``resume``. Returns the loss history.
+    Args:
+        config: the options (:func:`config_from` applies presets).
+        pipe: a ``FluxKontextPipeline`` (its transformer gets the expert).
+        samples: the training pairs.
+        out_dir: the experts folder: ``{style}.safetensors`` + ``index.json`` there, the run in ``{style}/``.
+        resume: continue the run in ``out_dir/{style}`` from its newest checkpoint (same settings only).
+        progress: show a progress bar (main process).
+        base_model: the base weights' reference, recorded in the index (with its revision) and the settings.
+
+    Raises:
+        UsageError: no samples; the run folder holds a run and ``resume`` is off or its settings differ.
     """
     from accelerate import Accelerator
-    from accelerate.utils import set_seed
+    from tqdm.auto import tqdm
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    experts_dir = Path(out_dir)
+    run_dir = experts_dir / config.style
     if not samples:
         raise UsageError(f"No training samples for style {config.style!r}.")
-    accelerator = Accelerator(
-        gradient_accumulation_steps=config.grad_accum, mixed_precision=config.mixed_precision
-    )
-    set_seed(config.seed)
+    settings = _run_settings(config, base_model)
+    # on a machine without CUDA, accelerate joins torchrun's processes (gloo) only when told it is on the CPU
+    cpu = config.device == "cpu" or (config.device is None and not torch.cuda.is_available())
+    kwargs = {"cpu": True} if cpu else {}
+    try:
+        accelerator = Accelerator(
+            gradient_accumulation_steps=config.grad_accum,
+            mixed_precision=config.mixed_precision,
+            log_with=config.log_with,
+            project_dir=str(run_dir),
+            **kwargs,
+        )
+    except ValueError as err:  # an unknown tracker or precision
+        raise UsageError(f"Cannot set up training: {err}") from None
+    if config.log_with and not accelerator.log_with:
+        raise UsageError(
+            f"--log-with {config.log_with}: that tracker's package is not installed "
+            f"(e.g. pip install {config.log_with}); losses.csv is written either way."
+        )
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if accelerator.num_processes != launched:
+        raise UsageError(
+            f"Launched as {launched} processes but accelerate joined {accelerator.num_processes}; each would "
+            "train alone. Pass --device cpu or cuda to match the launcher."
+        )
+    check_run_dir(run_dir, settings, resume)
+    accelerator.wait_for_everyone()  # every rank checks before the main process writes config.json
+    rank, world = accelerator.process_index, accelerator.num_processes
+    torch.manual_seed(config.seed)  # the expert's initial weights: the same on every rank
     pipe.to(accelerator.device)
-    cache = encode_samples(pipe, samples, config.resolution, config.max_sequence_length)
-    transformer = pipe.transformer
-    params = prepare_transformer(transformer, config)
-    optimizer = _optimizer(params, config)
-    loader = torch.utils.data.DataLoader(
-        range(len(cache)),
-        batch_size=config.batch_size,
-        shuffle=True,
-        drop_last=len(cache) >= config.batch_size,
-        generator=torch.Generator().manual_seed(config.seed),
+    cache = encode_samples(
+        pipe, samples, config.resolution, config.max_sequence_length, config.mask_threshold
     )
-    transformer, optimizer, loader = accelerator.prepare(transformer, optimizer, loader)
-    (out_dir / "config.json").write_text(json.dumps(asdict(config), indent=2, default=str))
+    if config.offload_frozen:
+        offload_frozen(pipe)
+    params = prepare_transformer(pipe.transformer, config)
+    optimizer = _optimizer(params, config)
+    transformer, optimizer, scheduler = accelerator.prepare(
+        pipe.transformer, optimizer, _scheduler(optimizer, config)
+    )
+    register_lora_hooks(accelerator, config.style)
     step, history = 0, []
-    ckpt = _latest_checkpoint(out_dir) if resume else None
-    if ckpt is not None:
-        accelerator.load_state(str(ckpt))
-        state = json.loads((ckpt / "trainer.json").read_text())
+    ckpts = checkpoints(run_dir) if resume else []
+    if ckpts:
+        accelerator.load_state(str(ckpts[-1]))
+        state = json.loads((ckpts[-1] / "trainer.json").read_text())
         step, history = state["step"], state["history"]
-        logger.info("resumed from %s at step %d", ckpt, step)
-    gen = torch.Generator().manual_seed(config.seed + step)
+        accelerator.print(f"resuming {config.style} from {ckpts[-1]} at step {step} of {config.steps}")
+    elif resume:
+        accelerator.print(f"no checkpoint in {run_dir}: training {config.style} from step 0")
+    if accelerator.is_main_process:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        meta = {"settings": settings, "settings_hash": settings_hash(settings), "config": asdict(config)}
+        (run_dir / CONFIG_FILE).write_text(json.dumps(meta, indent=2, default=str))
+    if config.log_with:
+        accelerator.init_trackers(f"regionroute-{config.style}", config=config.hyperparameters())
+    accelerator.wait_for_everyone()
+    log = _Log(run_dir / "losses.csv", accelerator, history)
+    trace = _open_trace(run_dir / f"samples-rank{rank}.csv", step)
     fixed = torch.arange(min(config.batch_size, len(cache)))
+    bar = tqdm(
+        total=config.steps,
+        initial=step,
+        desc=config.style,
+        disable=not (progress and accelerator.is_main_process),
+    )
+    start = time.perf_counter()
     while step < config.steps:
-        for index in loader:
+        sums: dict[str, torch.Tensor] = {}
+        for j in range(config.grad_accum):
+            micro = step * config.grad_accum + j
+            index = global_batch(config.seed, len(cache), config.batch_size, world, micro)
+            slots = rank_slots(config.batch_size, rank)
+            batch = cache.batch(index[slots.start : slots.stop].to(cache.mask.device))
+            noise, sigmas = slot_noise(config.seed, micro, slots, tuple(batch["target_latents"].shape[1:]))
+            noise, sigmas = noise.to(batch["target_latents"]), sigmas.to(noise.device)
             with accelerator.accumulate(transformer):
-                batch = cache.batch(index.to(cache.mask.device))
-                noise = torch.randn(batch["target_latents"].shape, generator=gen).to(batch["target_latents"])
-                sigmas = sample_sigmas(len(index), gen, noise.device)
                 out = training_losses(
-                    transformer,
-                    batch,
-                    noise,
-                    sigmas,
-                    config.guidance,
-                    config.losses,
-                    config.attn_loss,
-                    config.softmax_over,
+                    transformer, batch, noise, sigmas, config.guidance, config.losses, config.attn_loss
                 )
                 accelerator.backward(out["loss"])
                 if accelerator.sync_gradients:
                     accelerator.clip_grad_norm_(params, config.grad_clip)
                 optimizer.step()
+                scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
-            if not accelerator.sync_gradients:
-                continue
-            step += 1
-            row = {"step": step} | {k: float(v.detach()) for k, v in out.items() if k != "maps"}
-            history.append(row)
-            logger.info("step %d %s", step, row)
-            if (
-                accelerator.is_main_process
-                and config.checkpoint_every
-                and step % config.checkpoint_every == 0
-            ):
-                ckpt = out_dir / "checkpoints" / f"step-{step}"
-                accelerator.save_state(str(ckpt))
-                (ckpt / "trainer.json").write_text(json.dumps({"step": step, "history": history}))
-            if accelerator.is_main_process and config.validate_every and step % config.validate_every == 0:
-                write_validation(
-                    accelerator.unwrap_model(transformer),
-                    cache,
-                    fixed,
-                    config,
-                    out_dir / "validation" / f"step-{step}",
+            values = {k: v.detach().float() for k, v in out.items() if k != "maps"}
+            if "maps" in out:
+                values["mass_in_mask"] = mass_in_mask(
+                    out["maps"].detach(), batch["mask"], batch["token_valid"]
                 )
-            if step >= config.steps:
-                break
-    accelerator.wait_for_everyone()
-    model = accelerator.unwrap_model(transformer)
-    expert_path = save_expert(model, config.style, out_dir) if accelerator.is_main_process else out_dir
-    if accelerator.is_main_process:
-        write_curves(history, out_dir)
-    return TrainResult(out_dir, expert_path, history)
-
-
-def write_curves(history: list[dict], out_dir: Path) -> None:
-    """``losses.csv``, ``losses.json`` and ``losses.png`` (flow, focus, cover vs step)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    if not history:
-        return
-    keys = list(history[-1])
-    with open(out_dir / "losses.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(history)
-    (out_dir / "losses.json").write_text(json.dumps(history, indent=1))
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3))
-    for ax, key in zip(axes, ("flow", "focus", "cover"), strict=False):
-        ax.plot([r["step"] for r in history if key in r], [r[key] for r in history if key in r])
-        ax.set_title(key)
-        ax.set_xlabel("step")
-    fig.tight_layout()
-    fig.savefig(out_dir / "losses.png", dpi=80)
-    plt.close(fig)
-
-
-@torch.no_grad()
-def write_validation(
-    transformer, cache: CachedSet, index: torch.Tensor, config: TrainConfig, out_dir: Path
-) -> dict:
-    """Attention-map overlays (layer/token-averaged style map over mask outline, paper Fig. 4) + metrics JSON."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    batch = cache.batch(index.to(cache.mask.device))
-    gen = torch.Generator().manual_seed(1234)
-    noise = torch.randn(batch["target_latents"].shape, generator=gen).to(batch["target_latents"])
-    out = training_losses(
-        transformer,
-        batch,
-        noise,
-        torch.full((len(index),), 0.5, device=noise.device),
-        config.guidance,
-        config.losses,
-        attn_loss=True,
-        softmax_over=config.softmax_over,
-    )
-    valid = batch["token_valid"].float()[None, :, None, :]
-    avg = ((out["maps"] * valid).sum((0, 3)) / (valid.sum((0, 3)) * out["maps"].shape[0])).cpu()
-    side = int(math.isqrt(avg.shape[1]))
-    for b in range(len(index)):
-        fig, ax = plt.subplots(figsize=(3, 3))
-        ax.imshow(avg[b].view(side, side).numpy(), cmap="jet")
-        ax.contour(batch["mask"][b].view(side, side).cpu().numpy(), levels=[0.5], colors="white")
-        ax.set_axis_off()
-        fig.savefig(out_dir / f"attention_{int(index[b])}.png", dpi=80, bbox_inches="tight")
-        plt.close(fig)
-    metrics = _diagnostics(out, batch)
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    return metrics
-
-
-def synthetic_samples(
-    root: str | Path, n: int = 4, style: str = "pixel-art", size: int = 64
-) -> list[TrainSample]:
-    """``n`` tiny (source, target, mask) triples from scikit-image photos, for tests and ``--smoke`` runs.
-
-    The target is the source with the masked object's colours quantised (a crude "pixel-art" stand-in).
-    """
-    from PIL import Image
-    from skimage import data
-
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    photos = [data.astronaut(), data.chelsea(), data.coffee(), data.rocket()]
-    out = []
-    for i in range(n):
-        img = np.asarray(Image.fromarray(photos[i % len(photos)]).resize((size, size)))
-        mask = np.zeros((size, size), np.uint8)
-        q = size // 4
-        r0, c0 = (i % 2) * q, ((i // 2) % 2) * q
-        mask[r0 : r0 + 2 * q, c0 : c0 + 2 * q] = 255
-        target = np.where(mask[..., None] > 0, (img // 64) * 64, img).astype(np.uint8)
-        paths = [root / f"{i}_{k}.png" for k in ("source", "target", "mask")]
-        for p, a in zip(paths, (img, target, mask), strict=False):
-            Image.fromarray(a).save(p)
-        out.append(
-            TrainSample(
-                paths[0],
-                paths[1],
-                paths[2],
-                f"make the cat in {style} style, keep other area unchanged",
-                style,
+            for k, v in values.items():
+                sums[k] = sums.get(k, 0.0) + v / config.grad_accum
+            trace.write(
+                f"{step + 1},{micro},{' '.join(map(str, index[slots.start : slots.stop].tolist()))},"
+                f"{' '.join(f'{x:.4f}' for x in sigmas.tolist())},{float(noise.flatten()[0]):.6f},"
+                f"{float(values['loss']):.8f}\n"
             )
+        step += 1
+        keys = sorted(sums)
+        means = accelerator.reduce(torch.stack([sums[k] for k in keys]).to(accelerator.device), "mean")
+        row = {"step": step, "lr": scheduler.get_last_lr()[0]} | dict(zip(keys, means.tolist(), strict=True))
+        row["seconds"] = round(time.perf_counter() - start, 3)
+        history.append(row)
+        log.add(row)
+        bar.update(1)
+        bar.set_postfix(
+            {k: f"{row[k]:.3g}" for k in ("flow", "focus", "cover", "mass_in_mask", "lr") if k in row}
         )
-    return out
+        if config.checkpoint_every and step % config.checkpoint_every == 0:
+            _checkpoint(accelerator, run_dir, step, history, config.checkpoints_total_limit)
+        if accelerator.is_main_process and config.validate_every and step % config.validate_every == 0:
+            write_validation(
+                accelerator.unwrap_model(transformer),
+                cache,
+                fixed,
+                config,
+                run_dir / "validation" / f"step-{step}",
+            )
+    bar.close()
+    trace.close()
+    if config.checkpoint_every and not (run_dir / "checkpoints" / f"step-{step}").is_dir():
+        _checkpoint(accelerator, run_dir, step, history, config.checkpoints_total_limit)  # resumable end
+    accelerator.wait_for_everyone()
+    expert_path = experts_dir / f"{config.style}.safetensors"
+    if accelerator.is_main_process:
+        entry = {
+            "base_model": base_model,
+            "base_revision": base_revision(base_model),
+            "config_hash": settings_hash(settings),
+            "hyperparameters": config.hyperparameters(),
+            "steps_trained": step,
+            "run": config.style,
+        }
+        expert_path = save_expert(accelerator.unwrap_model(transformer), config.style, experts_dir, entry)
+        write_curves(history, run_dir)
+    accelerator.end_training()
+    return TrainResult(experts_dir, expert_path, history, accelerator.is_main_process)
 
 
-def samples_from_split(spec: str, style: str) -> list[TrainSample]:
-    """The samples of split ``spec`` with ``style`` that have a target (pseudo-GT) image.
+def _open_trace(path: Path, step: int):
+    """This rank's ``samples-rank{r}.csv`` for appending, keeping only the rows of steps ``<= step``."""
+    header = "step,micro_step,samples,sigmas,noise0,loss\n"
+    rows = path.read_text().splitlines(keepends=True)[1:] if step and path.is_file() else []
+    kept = [r for r in rows if int(r.split(",", 1)[0]) <= step]
+    trace = open(path, "w")
+    trace.write(header + "".join(kept))
+    return trace
 
-    Raises:
-        UsageError: no sample of that style has a target.
-    """
-    from rses.data.manifest import load_split
 
-    split = load_split(spec)
-    out = [
-        TrainSample(s.source, s.target, s.mask, s.prompt, s.style)
-        for s in split.samples
-        if s.style == style and s.target is not None
-    ]
-    if not out:
-        raise UsageError(
-            f"Split {spec!r} has no sample of style {style!r} with a target image; build pseudo-GT "
-            "with `rses data pseudo-gt` first."
-        )
-    return out
+def _checkpoint(accelerator: Any, run_dir: Path, step: int, history: list[dict], limit: int | None) -> Path:
+    """``run_dir/checkpoints/step-{step}`` (LoRA, optimizer, scheduler, RNG, ``trainer.json``), oldest pruned."""
+    path = run_dir / "checkpoints" / f"step-{step}"
+    if accelerator.is_main_process:
+        prune_checkpoints(run_dir, limit)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(path))
+    if accelerator.is_main_process:
+        (path / "trainer.json").write_text(json.dumps({"step": step, "history": history}))
+    accelerator.wait_for_everyone()
+    return path
+
+
+# Moved to regionroute.config, .samples, .step and .diagnostics (issue #21); importable from here for one release.
+__all__ = [
+    "PRESETS",
+    "RUN_FIELDS",
+    "CachedSet",
+    "TrainConfig",
+    "TrainResult",
+    "TrainSample",
+    "base_revision",
+    "config_from",
+    "diagnostics",
+    "encode_samples",
+    "evaluate_fixed_batch",
+    "kontext_ids",
+    "load_sample",
+    "offload_frozen",
+    "pack",
+    "prepare_transformer",
+    "samples_from_split",
+    "synthetic_samples",
+    "train",
+    "training_losses",
+    "write_curves",
+    "write_validation",
+]

@@ -1,4 +1,5 @@
-"""Comparing runs on the same samples: paired bootstrap CI of each metric difference, per-sample win rates.
+"""Comparing runs on the same samples: paired bootstrap CI of each metric difference, per-sample win rates, and
+for yes/no metrics (the VLM judge's P(yes), "yes" when above 0.5) the share of "yes" and McNemar's exact test.
 
 Runs are paired by ``sample_id`` over the samples that are ``ok`` in both. The difference is always
 ``other - reference``; whether that is an improvement comes from the metric's ``higher_is_better`` flag in
@@ -8,6 +9,8 @@ Example:
     >>> a, b = np.array([1.0, 2.0, 3.0]), np.array([2.0, 3.0, 3.0])
     >>> win_rate(a, b, higher_is_better=True)
     0.8333333333333334
+    >>> mcnemar_exact(np.array([1, 1, 1, 0]), np.array([0, 0, 0, 0]))
+    (3, 0, 0.25)
 """
 
 from __future__ import annotations
@@ -50,20 +53,40 @@ def win_rate(reference: np.ndarray, other: np.ndarray, higher_is_better: bool) -
     return float((better.sum() + 0.5 * (diff == 0).sum()) / diff.size)
 
 
-def higher_is_better(metric: str, runs: Sequence[Run]) -> bool | None:
-    """The metric's direction from ``rses.metrics.METRICS``, else from a run's recorded ``metric_info``."""
-    try:
-        from rses.metrics import METRICS
+def mcnemar_exact(reference_yes: np.ndarray, other_yes: np.ndarray) -> tuple[int, int, float]:
+    """McNemar's exact test of paired yes/no answers: ``(b, c, p)``.
 
-        if metric in METRICS:
-            return bool(METRICS[metric].higher_is_better)
+    ``b``: pairs where only the reference says yes, ``c``: only the other run. Under "no difference" each of the
+    ``n = b + c`` discordant pairs is ``b`` or ``c`` with probability 1/2, so the two-sided exact p-value is
+    ``min(1, 2 * P(Binomial(n, 1/2) <= min(b, c)))`` (1.0 when ``n = 0``); equal to
+    ``scipy.stats.binomtest(b, n, 0.5).pvalue``.
+    """
+    ref, other = np.asarray(reference_yes, dtype=bool), np.asarray(other_yes, dtype=bool)
+    b, c = int((ref & ~other).sum()), int((~ref & other).sum())
+    n = b + c
+    if n == 0:
+        return b, c, 1.0
+    tail = sum(math.comb(n, i) for i in range(min(b, c) + 1)) / 2**n
+    return b, c, min(1.0, 2.0 * tail)
+
+
+def is_yes_no(metric: str, runs: Sequence[Run]) -> bool:
+    """Whether ``metric`` is a probability of "yes" (the VLM judge's), from the catalogue or a run's record."""
+    try:
+        from rses.metrics.catalog import YES_NO_METRICS
+
+        if metric in YES_NO_METRICS:
+            return True
     except ImportError:
         pass
-    for run in runs:
-        info = run.info.get("metric_info", {}).get(metric)
-        if info is not None:
-            return bool(info["higher_is_better"])
-    return None
+    return any(run.info.get("metric_info", {}).get(metric, {}).get("group") == "vlm" for run in runs)
+
+
+def higher_is_better(metric: str, runs: Sequence[Run]) -> bool | None:
+    """The metric's direction: :func:`rses.metrics.catalog.higher_is_better` over the runs' ``metric_info``."""
+    from rses.metrics.catalog import higher_is_better as direction
+
+    return direction(metric, [run.info.get("metric_info") or {} for run in runs])
 
 
 @dataclass(frozen=True)
@@ -82,6 +105,9 @@ class Comparison:
     diff_high: float
     win_rate: float  # fraction of paired samples where this run is better (ties count half)
     higher_is_better: bool | None
+    share: float | None = None  # yes/no metrics: share of "yes" (P(yes) > 0.5) over this run's ok samples
+    discordant: tuple[int, int] | None = None  # yes/no: (only the reference says yes, only this run does)
+    mcnemar_p: float | None = None  # yes/no: McNemar's exact two-sided p-value over the paired samples
 
 
 def compare_runs(
@@ -91,9 +117,12 @@ def compare_runs(
     shared = [m for m in runs[0].metrics if all(m in r.samples.columns for r in runs)]
     names = [m for m in (metrics or shared) if m in shared]
     reference = _ok(runs[0])
+    from rses.metrics.catalog import YES_THRESHOLD
+
     results = []
     for metric in names:
         direction = higher_is_better(metric, runs)
+        yes_no = is_yes_no(metric, runs)
         for run in runs:
             summary = run.summary.get(metric, {})
             paired = (
@@ -103,6 +132,15 @@ def compare_runs(
             )
             ref, other = paired[f"{metric}_ref"].to_numpy(), paired[metric].to_numpy()
             diff, low, high = paired_bootstrap(ref, other, n_resamples=n_resamples, seed=seed)
+            extra = {}
+            if yes_no:
+                values = _ok(run)[metric].dropna().to_numpy(dtype=np.float64)
+                b, c, p = mcnemar_exact(ref > YES_THRESHOLD, other > YES_THRESHOLD)
+                extra = {
+                    "share": float((values > YES_THRESHOLD).mean()) if values.size else math.nan,
+                    "discordant": (b, c),
+                    "mcnemar_p": p,
+                }
             results.append(
                 Comparison(
                     metric=metric,
@@ -117,6 +155,7 @@ def compare_runs(
                     diff_high=high,
                     win_rate=win_rate(ref, other, direction) if direction is not None else math.nan,
                     higher_is_better=direction,
+                    **extra,
                 )
             )
     return results

@@ -2,15 +2,19 @@
 
 A baseline is JSON::
 
-    {"rses_version": "0.1.0", "method": "paste-style", "split": "test", "split_manifest_sha256": "...",
+    {"schema_version": 1, "rses_version": "0.1.0", "method": "paste-style", "split": "test",
+     "split_manifest_sha256": "...",
      "smoke": false, "date": "2025-01-01T00:00:00+00:00",
      "command": "rses check runs/x --baseline b.json --update",
      "tolerance": 0.001,                       # absolute, on each metric mean
      "tolerances": {"clip_dir": 0.01},         # optional per-metric overrides
      "metrics": {"psnr_bg": 31.2, "clip_dir": 0.18}}
 
-A metric drifts when ``|current - baseline| > tolerance``. A metric of the baseline missing from the run, or a
-run on another split manifest, method or smoke setting, also fails the check.
+A metric drifts when ``|current - baseline| > tolerance``; NaN in both is no drift (reported as NaN), NaN in
+one only is drift. A metric of the baseline missing from the run, or a run on another split manifest, method
+or smoke setting, also fails the check. :func:`read_baseline` refuses, with one line each, a baseline with no
+metrics, an unknown ``schema_version``, a tolerance that is negative or not a finite number, or a metric
+value that is not a number.
 
 Example:
     >>> rows = check_drift({"psnr": 30.0}, {"metrics": {"psnr": 30.5}, "tolerance": 0.1})
@@ -32,6 +36,7 @@ from rses.errors import RsesError
 from rses.results import Run, write_json
 
 DEFAULT_TOLERANCE = 1e-3
+BASELINE_SCHEMAS = (1,)  # a baseline without schema_version (written before it existed) reads as 1
 #: run.json fields a baseline records and a check compares.
 PROVENANCE_KEYS = ("method", "split", "split_manifest_sha256", "smoke")
 
@@ -48,12 +53,14 @@ class DriftRow:
 
     @property
     def delta(self) -> float:
+        """``current - baseline`` when both are numbers, else NaN."""
         if isinstance(self.baseline, float) and isinstance(self.current, float):
             return self.current - self.baseline
         return math.nan
 
     @property
     def failed(self) -> bool:
+        """Whether this metric drifted or went missing."""
         return self.status in {"drift", "missing"}
 
 
@@ -66,6 +73,8 @@ def check_drift(
     current: dict[str, float], baseline: dict[str, Any], tolerance: float | None = None
 ) -> list[DriftRow]:
     """Compare metric means with a baseline; ``tolerance`` overrides the baseline's own tolerances."""
+    if tolerance is not None:
+        check_tolerance(tolerance)
     default = baseline.get("tolerance", DEFAULT_TOLERANCE)
     per_metric = baseline.get("tolerances", {})
     rows = []
@@ -75,9 +84,8 @@ def check_drift(
             rows.append(DriftRow(metric, float(expected), None, tol, "missing"))
             continue
         value = float(current[metric])
-        moved = not math.isclose(value, expected, abs_tol=tol, rel_tol=0.0) or math.isnan(
-            value
-        ) != math.isnan(expected)
+        both_nan = math.isnan(value) and math.isnan(expected)
+        moved = not both_nan and not math.isclose(value, expected, abs_tol=tol, rel_tol=0.0)
         rows.append(DriftRow(metric, float(expected), value, tol, "drift" if moved else "ok"))
     rows += [
         DriftRow(m, None, float(v), None, "new")
@@ -101,7 +109,10 @@ def make_baseline(
 ) -> dict:
     """A baseline from a run: provenance, metric means, tolerance (kept from ``previous`` if not given)."""
     previous = previous or {}
+    if tolerance is not None:
+        check_tolerance(tolerance)
     baseline = {
+        "schema_version": BASELINE_SCHEMAS[-1],
         "rses_version": rses.__version__,
         **{key: run.info.get(key) for key in PROVENANCE_KEYS},
         "n_ok": run.info.get("n_ok"),
@@ -125,11 +136,49 @@ def read_baseline(path: Path) -> dict[str, Any]:
         baseline = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise RsesError(f"Baseline {path} is not valid JSON ({err}). Recreate it with --update.") from None
-    if not isinstance(baseline.get("metrics"), dict):
+    metrics = baseline.get("metrics") if isinstance(baseline, dict) else None
+    if not isinstance(metrics, dict) or not metrics:
         raise RsesError(
             f"Baseline {path} has no 'metrics' object of metric means. Recreate it with --update."
         )
+    version = baseline.get("schema_version", 1)
+    if type(version) is not int or version not in BASELINE_SCHEMAS:
+        raise RsesError(
+            f"Baseline {path} has schema_version {version!r}; this rses reads {list(BASELINE_SCHEMAS)}. "
+            "Recreate it with --update, or check with the rses version that wrote it."
+        )
+    bad = {m: v for m, v in baseline["metrics"].items() if not _is_number(v)}
+    if bad:
+        raise RsesError(f"Baseline {path}: metric value(s) {bad} are not numbers. Recreate it with --update.")
+    check_tolerance(baseline.get("tolerance", DEFAULT_TOLERANCE), f"Baseline {path}: 'tolerance'")
+    tolerances = baseline.get("tolerances", {})
+    if not isinstance(tolerances, dict):
+        raise RsesError(f"Baseline {path}: 'tolerances' must be an object of metric: tolerance.")
+    for metric, tol in tolerances.items():
+        check_tolerance(tol, f"Baseline {path}: tolerance of {metric!r}")
     return baseline
+
+
+def _is_number(value: Any) -> bool:
+    """A JSON number a float holds (an integer past float's range is none: comparing it would overflow)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
+
+
+def check_tolerance(value: Any, what: str = "--tolerance") -> float:
+    """``value`` as a tolerance: a finite number >= 0.
+
+    Raises:
+        RsesError: naming ``what`` and the value seen.
+    """
+    if not _is_number(value) or not math.isfinite(value) or value < 0:
+        raise RsesError(f"{what} is {value!r}; a tolerance must be a finite number >= 0.")
+    return float(value)
 
 
 def write_baseline(path: Path, baseline: dict[str, Any]) -> None:

@@ -21,12 +21,13 @@ import abc
 import dataclasses
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
+from rses.errors import UsageError
 from rses.registry import Registry
 from rses.weights import WeightSpec
 
@@ -59,11 +60,14 @@ class Editor(abc.ABC):
 
     Subclasses set ``name``, optionally ``sees_mask`` and a ``Config`` dataclass, and implement
     :meth:`edit`. ``config`` is data: it is hashed into the output cache key and written to ``run.json``.
+    Config fields that name weights (``weight_fields``) are left out of the hash: the run keys on what they
+    resolve to (:meth:`weight_identities`), so the same files named another way give the same key.
     """
 
     name: ClassVar[str] = "editor"
     sees_mask: ClassVar[bool] = False
     Config: ClassVar[type] = None  # a dataclass type, or None for editors without options
+    weight_fields: ClassVar[tuple[str, ...]] = ()  # config fields holding weight references
 
     def __init__(self, config: Any = None, device: str = "cpu", smoke: bool = False):
         if config is None and self.Config is not None:
@@ -83,13 +87,37 @@ class Editor(abc.ABC):
         for spec in self.weights():
             resolve_weights(spec)
 
+    def check_inputs(self, samples: Sequence[Any], split_samples: Sequence[Any]) -> None:
+        """Check, before any work, that this editor can edit ``samples`` (the selected part of the split's
+        ``split_samples``); raise a one-line :class:`~rses.errors.UsageError` if not. Default: nothing to check.
+        """
+        return None
+
+    def weight_reference(self, spec: WeightSpec) -> str | None:
+        """The explicit reference (flag or config) for ``spec``; ``None``: its environment variable or default."""
+        return None
+
+    def weight_identities(self, verify: bool = True) -> list:
+        """What each needed weight resolved to (:class:`rses.weight_identity.WeightIdentity`), digests and all.
+
+        Raises:
+            WeightsMismatchError: a known digest does not match (only with ``verify``).
+        """
+        from rses.weight_identity import identify_weights
+
+        return [
+            identify_weights(spec, self.weight_reference(spec), role="editor", verify=verify)
+            for spec in self.weights()
+        ]
+
     def config_dict(self) -> dict[str, Any]:
         """The config as plain JSON-able data."""
         return dataclasses.asdict(self.config) if dataclasses.is_dataclass(self.config) else {}
 
     def config_hash(self) -> str:
-        """A short stable hash of the editor name and config; part of the output cache key."""
-        payload = json.dumps({"name": self.name, "config": self.config_dict()}, sort_keys=True, default=str)
+        """A short stable hash of the editor name and config (less ``weight_fields``); part of the cache key."""
+        config = {k: v for k, v in self.config_dict().items() if k not in self.weight_fields}
+        payload = json.dumps({"name": self.name, "config": config}, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
     @abc.abstractmethod
@@ -108,10 +136,59 @@ for _name, _target in {
     "inpaint": "baselines.inpaint:InpaintEditor",
     "qwen-image-edit": "baselines.qwen_image_edit:QwenImageEditEditor",
     "regionroute": "regionroute.editor:RegionRouteEditor",
+    "folder": "baselines.folder:FolderEditor",
 }.items():
     EDITORS.register(_name, _target)
 
 
+def build_editor(
+    method: str,
+    overrides: Mapping[str, Any] | None = None,
+    device: str = "cpu",
+    smoke: bool = False,
+    *,
+    config: Any = None,
+) -> Editor:
+    """Instantiate the editor registered as ``method``: the one way rses makes an editor.
+
+    Args:
+        method: a name in :data:`EDITORS`.
+        overrides: values of the editor's ``Config`` fields (``--config`` on the command line); the others
+            keep their defaults.
+        device: torch device of the editor's models.
+        smoke: tiny random-weight models (numbers are not meaningful).
+        config: a ready ``Config`` instance instead of ``overrides``.
+
+    Raises:
+        UsageError: unknown method or config field (naming the valid fields), or both ``overrides`` and
+            ``config`` given.
+
+    Example:
+        >>> build_editor("folder", {"edits": "/no/such/folder"})
+        Traceback (most recent call last):
+        ...
+        rses.errors.UsageError: --edits /no/such/folder: no such folder.
+        >>> build_editor("identity", {"strength": 2})
+        Traceback (most recent call last):
+        ...
+        rses.errors.UsageError: Editor 'identity' has no config; --config gave ['strength'].
+    """
+    cls = EDITORS.get(method)
+    if overrides and config is not None:
+        raise UsageError(f"Editor {method!r}: pass config overrides or a Config instance, not both.")
+    if overrides:
+        if cls.Config is None:
+            raise UsageError(f"Editor {method!r} has no config; --config gave {sorted(overrides)}.")
+        fields = {f.name for f in dataclasses.fields(cls.Config)}
+        unknown = sorted(set(overrides) - fields)
+        if unknown:
+            raise UsageError(
+                f"Editor {method!r} has no config field(s) {unknown}; valid fields: {sorted(fields)}."
+            )
+        config = cls.Config(**overrides)
+    return cls(config=config, device=device, smoke=smoke)
+
+
 def get_editor(name: str, config: Any = None, device: str = "cpu", smoke: bool = False) -> Editor:
-    """Instantiate the editor registered as ``name``."""
-    return EDITORS.get(name)(config=config, device=device, smoke=smoke)
+    """Instantiate the editor registered as ``name`` with a ready ``config``; :func:`build_editor` does it."""
+    return build_editor(name, device=device, smoke=smoke, config=config)

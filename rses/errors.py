@@ -23,3 +23,7 @@ class UnsafeWeightsError(RsesError):
 
 class InvalidSampleError(RsesError):
     """An input sample (image, mask, manifest row) is unusable; the message names the sample."""
+
+
+class WeightsMismatchError(RsesError):
+    """A checkpoint's content differs from the known digest of the model it claims to be."""

@@ -1,7 +1,9 @@
-"""Reading and writing images and masks, with the checks every entry point relies on.
+"""Files: reading and writing images and masks, atomic writes, links, locks, digests and the cache root.
 
-Images load as ``(H, W, 3)`` ``uint8`` RGB (EXIF orientation applied; grayscale, palette, RGBA and 16-bit
-converted), masks as ``(H, W)`` bool. A pixel limit guards against decompression bombs.
+Reading is :mod:`rses.pixels` (re-exported here: :func:`load_image`, :func:`load_mask`), the one way pixels
+enter rses; writing is atomic (a temporary file, then a rename). The file helpers the runner, the split
+builders and the baselines share live here too: :func:`link_or_copy`, :func:`dir_lock`, :func:`sha256_file`
+and :func:`cache_root`.
 
 Example:
     >>> import numpy as np, tempfile, pathlib
@@ -13,83 +15,31 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps
 
-from rses.errors import InvalidSampleError
+from rses.errors import InvalidSampleError, RsesError
+from rses.pixels import load_image, load_mask
 
-MAX_PIXELS = int(os.environ.get("RSES_MAX_PIXELS", 64_000_000))
-
-
-def _open(path: Path, what: str) -> Image.Image:
-    Image.MAX_IMAGE_PIXELS = None  # our own limit below gives the clearer message
-    try:
-        img = Image.open(path)
-        if img.width * img.height > MAX_PIXELS:
-            raise InvalidSampleError(
-                f"{what} {path} is {img.width}x{img.height} = {img.width * img.height} pixels, over the limit of "
-                f"{MAX_PIXELS} (a possible decompression bomb). Raise RSES_MAX_PIXELS if the file is trusted."
-            )
-        img.load()
-    except InvalidSampleError:
-        raise
-    except FileNotFoundError as err:
-        raise InvalidSampleError(f"{what} {path} does not exist.") from err
-    except (OSError, ValueError, SyntaxError) as err:
-        raise InvalidSampleError(f"{what} {path} cannot be read as an image ({err}).") from err
-    return ImageOps.exif_transpose(img)
-
-
-def to_rgb_uint8(img: Image.Image) -> np.ndarray:
-    """Convert any PIL image (L, P, RGBA, I;16, F, ...) to ``(H, W, 3)`` uint8 RGB."""
-    if img.mode in {"I;16", "I;16B", "I;16L", "I"}:
-        arr = np.asarray(img, dtype=np.float64)
-        scale = 65535.0 if arr.max() > 255 else 255.0
-        arr = np.clip(arr / scale * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return np.repeat(arr[..., None], 3, axis=2)
-    if img.mode == "F":
-        arr = np.clip(np.asarray(img, dtype=np.float64) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return np.repeat(arr[..., None], 3, axis=2)
-    if img.mode in {"RGBA", "LA", "PA"} or (img.mode == "P" and "transparency" in img.info):
-        img = img.convert("RGBA")
-        background = Image.new("RGBA", img.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(background, img)
-    return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
-
-
-def load_image(path: str | Path) -> np.ndarray:
-    """Load an image file as ``(H, W, 3)`` uint8 RGB; transparent areas are composited on white."""
-    return to_rgb_uint8(_open(Path(path), "Image"))
-
-
-def load_mask(path: str | Path, threshold: float | None = None) -> np.ndarray:
-    """Load a mask as ``(H, W)`` bool.
-
-    A mask must be binary (two values at most: 0 and one other) unless ``threshold`` in [0, 1] is given,
-    in which case pixels above ``threshold * max_value`` are the object.
-
-    Raises:
-        InvalidSampleError: unreadable file, or a non-binary mask without ``threshold``.
-    """
-    img = _open(Path(path), "Mask")
-    if img.mode in {"RGBA", "LA"}:
-        img = img.getchannel("A") if np.asarray(img.getchannel("A")).min() < 255 else img.convert("L")
-    arr = np.asarray(img if img.mode in {"I;16", "I;16B", "I;16L", "I", "F", "L", "1"} else img.convert("L"))
-    arr = arr.astype(np.float64)
-    if threshold is not None:
-        limit = 65535.0 if arr.max() > 255 else (1.0 if arr.max() <= 1 else 255.0)
-        return arr > threshold * limit
-    values = np.unique(arr)
-    if len(values) > 2 or (len(values) == 2 and values[0] != 0):
-        raise InvalidSampleError(
-            f"Mask {path} is not binary: it has {len(values)} distinct values "
-            f"(min {values.min():g}, max {values.max():g}). Pass a threshold (--mask-threshold 0.5) to binarize it."
-        )
-    return arr > 0
+__all__ = [
+    "cache_root",
+    "dir_lock",
+    "link_or_copy",
+    "load_image",
+    "load_mask",
+    "save_image",
+    "save_mask",
+    "sha256_file",
+    "write_atomic",
+]
 
 
 def write_atomic(path: str | Path, data: str | bytes | memoryview, durable: bool = True) -> None:
@@ -98,26 +48,36 @@ def write_atomic(path: str | Path, data: str | bytes | memoryview, durable: bool
     ``durable`` also fsyncs the file before the rename, so it survives a machine crash. Files that can be
     rebuilt (a run's tables) skip it: on ext4 an fsync also flushes every other file written since the last
     one, e.g. all the edits of a run.
+
+    Raises:
+        OSError: the write failed (a full disk, an I/O error, a read-only folder); its ``filename`` is ``path``
+            and its ``errno`` the cause's. The temporary file is removed first.
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        fh = open(tmp, "wb")
-    except FileNotFoundError:  # the folder is made only when missing: no system call in the usual case
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(tmp, "wb")
-    with fh:
-        fh.write(data.encode() if isinstance(data, str) else data)
-        if durable:
-            fh.flush()
-            os.fsync(fh.fileno())
-    os.replace(tmp, path)
+        try:
+            fh = open(tmp, "wb")
+        except FileNotFoundError:  # the folder is made only when missing: no system call in the usual case
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(tmp, "wb")
+        with fh:
+            fh.write(data.encode() if isinstance(data, str) else data)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as err:  # a full disk or an I/O error: no half-written temporary is left behind
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise OSError(err.errno, err.strerror or str(err), str(path)) from err
 
 
 def save_image(path: str | Path, image: np.ndarray, compress_level: int = 6) -> None:
     """Save a ``(H, W, 3)`` RGB or ``(H, W)`` gray uint8 array as PNG, atomically (a temporary file, then a
     rename, so readers never see half a file). ``compress_level`` 0 writes fastest (no filtering, stored
-    deflate blocks: ~0.4 ms for 256x256 RGB), 9 smallest."""
+    deflate blocks: ~0.4 ms for 256x256 RGB), 9 smallest.
+    """
     array = np.asarray(image, dtype=np.uint8)
     if array.ndim == 3:
         array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
@@ -133,3 +93,91 @@ def save_image(path: str | Path, image: np.ndarray, compress_level: int = 6) -> 
 def save_mask(path: str | Path, mask: np.ndarray) -> None:
     """Save a bool mask as a 0/255 8-bit PNG."""
     save_image(path, np.where(mask, 255, 0).astype(np.uint8))
+
+
+def link_or_copy(src: str | Path, dst: str | Path) -> None:
+    """Give ``dst`` the bytes of ``src``: a hard link where the file system allows, else a copy; atomic.
+
+    An existing ``dst`` is replaced (through a temporary file, so readers see the old or the new file);
+    missing parent folders are made.
+
+    Raises:
+        OSError: ``src`` cannot be read or ``dst`` cannot be written.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (d / "a").write_text("x")
+        >>> link_or_copy(d / "a", d / "sub" / "b"); (d / "sub" / "b").read_text()
+        'x'
+    """
+    src, dst = Path(src), Path(dst)
+    try:
+        os.link(src, dst)  # the usual case: one system call
+        return
+    except FileNotFoundError:
+        if not src.exists():
+            raise
+        dst.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:  # dst exists (a rescored sample) or no hard links here: through a temporary file
+        pass
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+    except OSError:
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+@contextlib.contextmanager
+def dir_lock(path: Path, what: str, wait: bool = False) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (made if missing, with its folder); the lock file says ``pid N``.
+
+    Without ``wait``, fail at once if another process holds it; with ``wait``, block until it is free.
+
+    Raises:
+        RsesError: the lock is held (only without ``wait``), naming ``what``, the folder and the holder.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise RsesError(
+                f"Another `rses eval` is already running {what} in {path.parent} "
+                f"(lock {path} held by {holder}). "
+                "Wait for it to finish, or pass a different --out."
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """The hex sha256 of a file, read in chunks (uncached; see :func:`rses.weight_identity.file_sha256`).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "f"
+        >>> _ = p.write_bytes(b"abc")
+        >>> sha256_file(p)[:16]
+        'ba7816bf8f01cfea'
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def cache_root() -> Path:
+    """Rses's cache folder: ``$RSES_CACHE_DIR``, else ``~/.cache/rses`` (edits, digests, verified splits)."""
+    return Path(os.environ.get("RSES_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "rses"))

@@ -3,12 +3,19 @@
 Every row says whether the editor saw the ground-truth mask and which metric backend produced the numbers
 (``weight-free``, ``CLIP <id>`` or ``smoke``). Rows are sorted by the combined score when the runs have one
 (``rses``, else the weight-free ``rses_ref``), best first by its ``higher_is_better`` flag.
+
+Only comparable runs are ranked (:func:`not_ranked_reasons`): smoke runs, runs whose weights were not checked,
+incomplete runs, subsets (``--limit``, a shard) and runs on another split than the ranked ones go to a
+separate "Not ranked" section (Markdown, HTML) or carry ``ranked = False`` and the reason (CSV). The models
+each run used (reference, files, sha256) are listed under the tables and in the CSV's ``models`` column.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import math
+from collections import Counter
 from collections.abc import Sequence
 
 import pandas as pd
@@ -17,7 +24,8 @@ from rses.compare import higher_is_better
 from rses.errors import UsageError
 from rses.metrics.catalog import COMBINED
 from rses.report.runs import metric_backend
-from rses.results import Run
+from rses.results import Run, csv_safe_frame
+from rses.run_record import RunRecord
 
 FORMATS = ("md", "csv", "html")
 
@@ -27,16 +35,85 @@ def combined_metric(metrics: Sequence[str]) -> str | None:
     return next((m for m in COMBINED if m in metrics), None)
 
 
+def not_ranked_reasons(runs: Sequence[Run]) -> list[list[str]]:
+    """For each run, why it must not be ranked with the others (empty list: it is ranked).
+
+    A run's own reasons are :meth:`rses.run_record.RunRecord.ranking_issues`; in addition, of the runs with
+    none, those on another split manifest than the most common one (the first run's on a tie), or scored with
+    other number-changing metric options (``metric_options`` off their defaults), are not ranked.
+    """
+    records = [run.record or RunRecord(**_known(run.info)) for run in runs]
+    reasons = [record.ranking_issues() for record in records]
+    settings = Counter(_settings(r) for r, why in zip(records, reasons, strict=True) if not why)
+    if settings:
+        (name, sha, options), _ = settings.most_common(1)[0]
+        for record, why in zip(records, reasons, strict=True):
+            own_name, own_sha, own_options = _settings(record)
+            if (own_name, own_sha) != (name, sha):
+                why.append(
+                    f"other split ({record.split} {record.split_manifest_sha256[:8]}; ranked: {name} {sha[:8]})"
+                )
+            elif own_options != options:
+                why.append(
+                    f"other metric options ({own_options or 'defaults'}; ranked: {options or 'defaults'})"
+                )
+    return reasons
+
+
+def _settings(record: RunRecord) -> tuple[str, str, str]:
+    """Split, manifest and the metric options off their :class:`rses.metrics.MetricSuiteConfig` defaults
+    (``k=v, ...``; an option at its default, or not recorded, is the same setting).
+    """
+    from rses.metrics.suite import MetricSuiteConfig
+
+    fields = dataclasses.fields(MetricSuiteConfig)
+    defaults = {f.name: f.default for f in fields if f.default is not dataclasses.MISSING}
+    changed = sorted(
+        (k, v) for k, v in record.metric_options.items() if k not in defaults or v != defaults[k]
+    )
+    return record.split, record.split_manifest_sha256, ", ".join(f"{k}={v!r}" for k, v in changed)
+
+
+def _known(info: dict) -> dict:
+    from dataclasses import fields
+
+    return {f.name: info[f.name] for f in fields(RunRecord) if f.name in info}
+
+
+def models_summary(info: dict) -> str:
+    """One line naming every model a run used: role, reference, file(s) with sha256 prefix, check outcome.
+
+    Example:
+        >>> models_summary({"models": [{"role": "metric:lpips", "reference": "file:/w/a.safetensors",
+        ...     "files": [{"name": "a.safetensors", "size": 9, "sha256": "9f97fd313f4da83d"}], "check": "ok"}]})
+        'metric:lpips file:/w/a.safetensors = a.safetensors sha256:9f97fd313f4d (ok)'
+    """
+    parts = []
+    for model in info.get("models") or []:
+        files = model.get("files") or []
+        if len(files) == 1:
+            what = f"{files[0]['name']} sha256:{files[0]['sha256'][:12]}"
+        else:
+            commit = f"@{model['commit'][:12]}" if model.get("commit") else ""
+            what = f"{model.get('repo') or model.get('resolved')}{commit} ({len(files)} files, key {model.get('key')})"
+        parts.append(f"{model.get('role')} {model.get('reference')} = {what} ({model.get('check')})")
+    return "; ".join(parts) or (
+        "no learned weights" if info.get("schema_version", 1) >= 2 else "not recorded"
+    )
+
+
 def leaderboard_table(
     runs: Sequence[Run], metrics: Sequence[str] | None = None
 ) -> tuple[pd.DataFrame, list[str]]:
-    """One row per run: method, sees_mask, split, n, backend, then ``<m>_mean``/``_ci_low``/``_ci_high``.
+    """One row per run: method, sees_mask, split, n, backend, ranked, not_ranked_because, models, then
+    ``<m>_mean``/``_ci_low``/``_ci_high``.
 
-    Returns the table (sorted by the combined score when present) and the metric names it holds.
+    Returns the table (ranked runs first, each part sorted by the combined score when present) and the
+    metric names it holds.
     """
     names = list(metrics) if metrics else list(dict.fromkeys(m for r in runs for m in r.metrics))
     rows = []
-    for run in runs:
+    for run, why in zip(runs, not_ranked_reasons(runs), strict=True):
         row = {
             "method": run.info.get("method", run.label),
             "run": run.label,
@@ -44,6 +121,9 @@ def leaderboard_table(
             "split": run.info.get("split", ""),
             "n": int(run.info.get("n_ok", 0)),
             "backend": metric_backend(run.info),
+            "ranked": not why,
+            "not_ranked_because": "; ".join(why),
+            "models": models_summary(run.info),
         }
         for name in names:
             stats = run.summary.get(name, {})
@@ -54,8 +134,9 @@ def leaderboard_table(
     key = combined_metric(names)
     if key is not None:
         table = table.sort_values(
-            f"{key}_mean", ascending=not higher_is_better(key, runs), na_position="last"
+            f"{key}_mean", ascending=not higher_is_better(key, runs), na_position="last", kind="stable"
         )
+    table = table.sort_values("ranked", ascending=False, kind="stable")
     return table.reset_index(drop=True), names
 
 
@@ -70,6 +151,8 @@ def _display(table: pd.DataFrame, names: Sequence[str], runs: Sequence[Run]) -> 
             "metric backend": table["backend"],
         }
     )
+    if not table["ranked"].all():
+        shown["why not ranked"] = table["not_ranked_because"]
     for name in names:
         direction = higher_is_better(name, runs)
         arrow = {True: " ↑", False: " ↓", None: ""}[direction]
@@ -100,21 +183,44 @@ def render(runs: Sequence[Run], fmt: str, metrics: Sequence[str] | None = None) 
         raise UsageError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}.")
     table, names = leaderboard_table(runs, metrics)
     if fmt == "csv":
-        return table.to_csv(index=False)
+        return csv_safe_frame(table).to_csv(index=False)
     shown = _display(table, names, runs)
+    ranked, other = (
+        shown[table["ranked"]].drop(columns="why not ranked", errors="ignore"),
+        shown[~table["ranked"]],
+    )
+    models = [f"{row.method} ({row.run}): {row.models}" for row in table.itertuples(index=False)]
     if fmt == "html":
-        return shown.to_html(index=False, escape=True, border=0, classes="rses-leaderboard")
+        parts = [ranked.to_html(index=False, escape=True, border=0, classes="rses-leaderboard")]
+        if len(other):
+            parts += [
+                f"<h3>{NOT_RANKED}</h3>",
+                other.to_html(index=False, escape=True, border=0, classes="rses-leaderboard not-ranked"),
+            ]
+        parts += ["<h3>Models</h3><ul>", *(f"<li>{html.escape(m)}</li>" for m in models), "</ul>"]
+        return "\n".join(parts) + "\n"
+    text = _markdown(ranked)
+    if len(other):
+        text += f"\n**{NOT_RANKED}**\n\n" + _markdown(other)
+    return text + "\n**Models**\n\n" + "".join(f"- {_md_escape(m)}\n" for m in models)
+
+
+NOT_RANKED = "Not ranked (not comparable with the ranked runs: see why)"
+
+
+def _md_escape(value: object) -> str:
+    return html.escape(str(value)).replace("|", "\\|")
+
+
+def _markdown(shown: pd.DataFrame) -> str:
     header = "| " + " | ".join(shown.columns) + " |"
     rule = (
         "|"
         + "|".join(
-            "---" if c in {"method", "sees mask", "split", "metric backend"} else "---:"
+            "---" if c in {"method", "sees mask", "split", "metric backend", "why not ranked"} else "---:"
             for c in shown.columns
         )
         + "|"
     )
-    body = [
-        "| " + " | ".join(html.escape(str(v)).replace("|", "\\|") for v in row) + " |"
-        for row in shown.itertuples(index=False)
-    ]
+    body = ["| " + " | ".join(_md_escape(v) for v in row) + " |" for row in shown.itertuples(index=False)]
     return "\n".join([header, rule, *body]) + "\n"

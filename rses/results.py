@@ -2,7 +2,7 @@
 
 Layout of a run directory (the contract every reader relies on)::
 
-    run.json              what ran: method, editor config, split + manifest sha256, seeds, metrics, versions
+    run.json              what ran (:class:`rses.run_record.RunRecord`, every field in ``docs/runs.md``)
     journal*.jsonl        append-only per-sample rows, one JSON object a line, flushed per row
     samples.parquet/.csv  one row per sample (rebuilt from the journals), see ``BASE_COLUMNS``
     summary.json          {metric: {mean, std, ci_low, ci_high, n}} over the "ok" rows
@@ -43,6 +43,7 @@ import pandas as pd
 
 from rses.errors import RsesError
 from rses.io import write_atomic
+from rses.run_record import RunRecord, read_run_record
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,32 @@ BASE_COLUMNS = (
     "edit_seconds",  # editor time per sample (batch time / batch size; 0 when cached)
     "score_seconds",  # metric time for this sample
 )
+
+
+#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV Injection").
+CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """A CSV cell that spreadsheets show as text: a string starting with ``= + - @``, tab or CR gets a ``'``
+    prefix, as the OWASP CSV-injection guidance says (the ``csv`` module then quotes it as needed).
+
+    Numbers are left alone (``-0.5`` stays a number). Only CSV files use this; Parquet keeps raw values.
+
+    Example:
+        >>> csv_safe("=HYPERLINK(1)"), csv_safe("cat"), csv_safe(-0.5)
+        ("'=HYPERLINK(1)", 'cat', -0.5)
+    """
+    return f"'{value}" if isinstance(value, str) and value.startswith(CSV_FORMULA_START) else value
+
+
+def csv_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with :func:`csv_safe` applied to every text cell and to the column names (a copy)."""
+    safe = frame.copy()
+    for name in safe.columns:
+        if not pd.api.types.is_numeric_dtype(safe[name]):
+            safe[name] = safe[name].map(csv_safe)
+    return safe.rename(columns={c: csv_safe(c) for c in safe.columns if isinstance(c, str)})
 
 
 def write_json(path: Path, obj: Any, durable: bool = True) -> None:
@@ -120,6 +147,7 @@ class Journal:
         self._fh.flush()
 
     def close(self) -> None:
+        """Close the file, if open."""
         if self._fh is not None:
             self._fh.close()
             self._fh = None
@@ -227,7 +255,8 @@ def summarize(
 
 
 def write_tables(run_dir: Path, table: Mapping[str, Sequence], summary: dict) -> None:
-    """Write ``samples.parquet``, ``samples.csv`` (NaN as an empty field) and ``summary.json`` atomically.
+    """Write ``samples.parquet``, ``samples.csv`` (NaN as an empty field, text cells through :func:`csv_safe`;
+    the Parquet file keeps the raw values) and ``summary.json``, each atomically.
 
     ``table``: :func:`table_columns` or a DataFrame of the same columns. Written with pyarrow and the
     ``csv`` module directly: pandas' writers cost 2-3x more at the end of a run, when its code is cold.
@@ -242,21 +271,27 @@ def write_tables(run_dir: Path, table: Mapping[str, Sequence], summary: dict) ->
     os.replace(tmp, run_dir / SAMPLES_PARQUET)
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(names)
+    writer.writerow([csv_safe(name) for name in names])
     for row in zip(*(table[name] for name in names), strict=True):
-        writer.writerow(["" if isinstance(value, float) and math.isnan(value) else value for value in row])
+        writer.writerow(
+            ["" if isinstance(value, float) and math.isnan(value) else csv_safe(value) for value in row]
+        )
     write_atomic(run_dir / SAMPLES_CSV, text.getvalue(), durable=False)
     write_json(run_dir / SUMMARY_JSON, summary, durable=False)
 
 
 @dataclass
 class Run:
-    """A finished (or partial) run read back from its directory."""
+    """A finished (or partial) run read back from its directory.
+
+    ``record`` is the typed ``run.json``; ``info`` the same as a plain dict (``record.to_dict()``).
+    """
 
     path: Path
     info: dict[str, Any]
     samples: pd.DataFrame
     summary: dict[str, dict[str, float]]
+    record: RunRecord | None = None
 
     @property
     def label(self) -> str:
@@ -285,6 +320,12 @@ def load_run(path: str | Path) -> Run:
             f"Run {path} has no {SAMPLES_PARQUET} yet (interrupted before the end?). "
             "Rerun the same `rses eval` command to resume and finish it."
         )
-    info = json.loads((path / RUN_JSON).read_text())
+    record = read_run_record(path / RUN_JSON)
     summary = json.loads((path / SUMMARY_JSON).read_text()) if (path / SUMMARY_JSON).is_file() else {}
-    return Run(path=path, info=info, samples=pd.read_parquet(path / SAMPLES_PARQUET), summary=summary)
+    return Run(
+        path=path,
+        info=record.to_dict(),
+        samples=pd.read_parquet(path / SAMPLES_PARQUET),
+        summary=summary,
+        record=record,
+    )

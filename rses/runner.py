@@ -3,343 +3,94 @@
 For each sample the runner
 
 1. takes the edit from the on-disk edit cache (an unreadable entry is made again), or calls the editor (in
-   batches) and caches the result; the cache key is the editor name, its config hash, the smoke flag, the
-   sample id, the seed and a digest of the inputs, so a rerun or a re-score never regenerates an edit
-   (cache: ``$RSES_CACHE_DIR/edits`` or ``~/.cache/rses/edits``);
-2. brings the edit to the source size (PIL Lanczos resampling, ``RESIZE_METHOD``; the editor's size is kept in
-   the row as ``edit_height``/``edit_width``);
-3. scores it with :class:`rses.metrics.RSES` and appends the row to the run's journal (flushed per row).
+   batches) and caches the result; the cache key is the editor name, its config hash, the digest of the
+   weights it resolved to (:meth:`rses.weight_identity.WeightIdentity.key`, however they were named), the
+   smoke flag, the sample id, the seed and a digest of the inputs, so a rerun or a re-score never
+   regenerates an edit and other weights never reuse one (cache: ``$RSES_CACHE_DIR/edits`` or
+   ``~/.cache/rses/edits``);
+2. checks the edit (``check_edit``: an ``(H, W, 3)`` uint8 array, no NaN, a size within ``SIZE_POLICY``;
+   images of one batch that share memory are made again one by one) and brings it to the source size (PIL
+   Lanczos resampling, ``RESIZE_METHOD``; the editor's size is kept in the row as ``edit_height``/
+   ``edit_width``);
+3. scores it with :class:`rses.metrics.MetricSuite` and appends the row to the run's journal (flushed per row).
 
-A sample whose editor call raises, returns NaN or a wrong shape, or whose metrics fail, becomes a ``failed``
-row with the error; the run goes on. Killed at any moment, the same command resumes: samples with a row are
-skipped (``retry_failed`` reruns failed ones). A lock on the run directory stops a second concurrent run.
+A sample whose editor call raises (``SystemExit`` and any other ``BaseException`` included), hangs past
+``sample_timeout``, returns NaN or a wrong shape, or whose metrics fail, becomes a ``failed`` row with the
+error; the run goes on. Ctrl-C, SIGTERM and storage trouble (a full disk, an I/O error) stop the run instead
+(:mod:`rses.isolation`, :mod:`rses.storage`). Killed at any moment, the same command resumes: samples with a
+row are skipped (``retry_failed`` reruns failed ones); temporary files a killed run left are removed. A lock
+on the run directory stops a second concurrent run.
 Rows and edits are flushed to the OS, not fsynced: after a machine crash the last rows are recomputed.
 
 Scaling: ``shard=(i, n)`` takes every n-th sample from the i-th; under ``torchrun``/``accelerate launch`` the
 ranks (``RANK``/``WORLD_SIZE``, or ``LOCAL_RANK``/``LOCAL_WORLD_SIZE``) split the shard again the same way.
 Each (shard, rank) writes its own journal; rank 0 waits for the other ranks (a ``torch.distributed`` barrier
 when a process group is initialized, otherwise done-marker files) and builds the tables.
+
+This module keeps the loop (:func:`run_eval` and the per-sample pass); each other concern has its module:
+:mod:`rses.run_config` (the config, the seeds), :mod:`rses.launch` (shards, ranks, the merge),
+:mod:`rses.edit_cache`, :mod:`rses.edit_checks` (output checks, resizing), :mod:`rses.run_json` (run.json and
+resuming), :mod:`rses.provenance`, :func:`rses.editing.build_editor`, :mod:`rses.io` (locks, links) and
+:mod:`rses.progress`. It is a little over 450 lines because the per-sample pass (``_Session``: batching,
+isolating a failing sample, the edit-then-score hand-off) reads best in one place.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import functools
-import hashlib
-import json
 import logging
 import math
 import os
-import platform
 import re
-import shutil
-import subprocess
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image
 
-import rses
-from rses.editing import EDITORS, Editor, EditRequest
-from rses.errors import InvalidSampleError, RsesError, UsageError
-from rses.io import load_image, load_mask, save_image
-from rses.results import (
-    RUN_JSON,
-    Journal,
-    read_journals,
-    summarize,
-    table_columns,
-    write_json,
-    write_tables,
+from rses.edit_cache import EDIT_PNG_COMPRESSION, EditCache, default_cache_dir, safe_name
+from rses.edit_checks import (
+    ASPECT_TOLERANCE,
+    MAX_SIZE_FACTOR,
+    RESIZE_METHOD,
+    SIZE_POLICY,
+    check_edit,
+    check_size,
+    shared_outputs,
+    to_source_size,
 )
+from rses.editing import Editor, EditRequest, build_editor
+from rses.errors import InvalidSampleError, UsageError
+from rses.io import dir_lock, link_or_copy, save_image
+from rses.isolation import CallTimeout, call_with_timeout, error_text, is_stop, raise_if_stopped, stop_signals
+from rses.launch import (
+    dist_rank,
+    finalize,
+    launch_key,
+    parse_shard,
+    part_name,
+    select_samples,
+    wait_for_ranks,
+)
+from rses.pixels import load_image, load_mask
+from rses.prefetch import prefetch
+from rses.progress import progress_bar
+from rses.provenance import PACKAGES, environment_info
+from rses.results import Journal, read_journals
+from rses.run_config import NUMBER_NEUTRAL_OPTIONS, SEED_DERIVATION, RunConfig, RunResult, sample_seed
+from rses.run_json import build_run_record, identify_models, prepare_run_json
+from rses.storage import check_writable, is_storage_error, remove_stale_temporaries, storage_guard
+from rses.weight_identity import weights_key
+from rses.weights import check_all
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from rses.data.manifest import Sample
 
 log = logging.getLogger(__name__)
-#: Edits are written uncompressed: 2x faster than level 1 for ~1.5x the bytes, on the runner's hot path.
-EDIT_PNG_COMPRESSION = 0
-
-RESIZE_METHOD = "PIL.Image.resize(LANCZOS) to the source height x width"
-SEED_DERIVATION = "int.from_bytes(sha256(f'{seed}:{sample_id}').digest()[:4], 'big')"
-#: run.json fields that must match for a rerun to resume into an existing run directory.
-RESUME_KEYS = ("method", "editor_config_hash", "smoke", "split_manifest_sha256", "seed", "metrics")
-PACKAGES = (
-    "torch",
-    "torchvision",
-    "numpy",
-    "pillow",
-    "scikit-image",
-    "opencv-python-headless",
-    "open_clip_torch",
-    "lpips",
-    "diffusers",
-    "transformers",
-    "peft",
-    "pandas",
-    "pyarrow",
-)
-
-
-@dataclass
-class RunConfig:
-    """What ``rses eval`` runs.
-
-    Args:
-        method: editor name in the ``EDITORS`` registry.
-        split: split name or manifest path (see ``rses.data.manifest.load_split``).
-        out: run directory; default ``runs/<method>-<split name>``.
-        device: torch device for the editor and the learned metrics.
-        batch_size: samples per ``Editor.edit`` call.
-        limit: only the first ``limit`` samples of the split.
-        shard: ``(i, n)``: this process runs samples ``i, i+n, i+2n, ...`` of the (limited) split.
-        seed: base seed; sample seeds derive from it and the sample id (``SEED_DERIVATION``).
-        metrics: metric names or groups, as ``rses.metrics.select_metrics`` takes them.
-        smoke: tiny random-weight models of the test kit (numbers are not meaningful).
-        editor_config: overrides of the editor's ``Config`` fields.
-        clip_weights: CLIP checkpoint reference for the learned metrics (default: ``RSES_CLIP_WEIGHTS`` or the hub).
-        lpips_weights: LPIPS backbone reference (default: ``RSES_LPIPS_WEIGHTS`` or the torchvision cache).
-        retry_failed: on resume, run the samples recorded as failed again.
-        command: the command line, recorded in run.json.
-    """
-
-    method: str
-    split: str
-    out: Path | None = None
-    device: str = "cpu"
-    batch_size: int = 1
-    limit: int | None = None
-    shard: tuple[int, int] = (0, 1)
-    seed: int = 0
-    metrics: str | Sequence[str] = "all"
-    smoke: bool = False
-    editor_config: dict[str, Any] = field(default_factory=dict)
-    clip_weights: str | None = None
-    lpips_weights: str | None = None
-    retry_failed: bool = False
-    command: str = ""
-
-
-@dataclass
-class RunResult:
-    """What a call of :func:`run_eval` did."""
-
-    run_dir: Path
-    n_new: int  # rows this process added
-    n_skipped: int  # samples already recorded by an earlier (interrupted) run
-    n_ok: int  # ok rows in the final table (rank 0) or this process's part (other ranks)
-    n_failed: int
-    complete: bool  # every selected sample has a row (always False on ranks other than 0)
-    merged: bool  # this process wrote the tables
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """Parse ``"i/n"`` with ``0 <= i < n``.
-
-    Example:
-        >>> parse_shard("1/4")
-        (1, 4)
-    """
-    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
-    if not match or not int(match[1]) < int(match[2]):
-        raise UsageError(f"--shard {text!r} is not 'i/n' with 0 <= i < n (e.g. --shard 0/4).")
-    return int(match[1]), int(match[2])
-
-
-def dist_rank() -> tuple[int, int]:
-    """``(rank, world_size)`` from the launcher's environment (torchrun, accelerate); ``(0, 1)`` without."""
-    env = os.environ
-    rank = int(env.get("RANK", env.get("LOCAL_RANK", 0)))
-    world = int(env.get("WORLD_SIZE", env.get("LOCAL_WORLD_SIZE", 1)))
-    if not 0 <= rank < world:
-        raise UsageError(f"Launcher environment has RANK={rank} outside WORLD_SIZE={world}.")
-    return rank, world
-
-
-def sample_seed(seed: int, sample_id: str) -> int:
-    """The seed of one sample: stable across runs, machines, shards and batch sizes.
-
-    Example:
-        >>> sample_seed(0, "a") == sample_seed(0, "a") != sample_seed(1, "a")
-        True
-    """
-    return int.from_bytes(hashlib.sha256(f"{seed}:{sample_id}".encode()).digest()[:4], "big")
-
-
-def select_samples(
-    samples: Sequence, limit: int | None, shard: tuple[int, int], rank: int = 0, world: int = 1
-):
-    """The samples one process runs: first ``limit``, then every n-th of the shard, then every world-th rank.
-
-    Example:
-        >>> select_samples(list(range(10)), limit=8, shard=(1, 2), rank=0, world=2)
-        [1, 5]
-    """
-    chosen = list(samples[:limit] if limit is not None else samples)
-    return chosen[shard[0] :: shard[1]][rank::world]
-
-
-def safe_name(sample_id: str) -> str:
-    """A file name for a sample id: readable characters, plus a short hash so distinct ids never collide."""
-    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", sample_id)[:80]
-    return f"{readable}-{hashlib.sha256(sample_id.encode()).hexdigest()[:8]}"
-
-
-def default_cache_dir() -> Path:
-    """``$RSES_CACHE_DIR/edits`` or ``~/.cache/rses/edits``."""
-    root = os.environ.get("RSES_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "rses")
-    return Path(root) / "edits"
-
-
-class EditCache:
-    """Edited images on disk, keyed by editor name, config hash, smoke flag, sample id, seed, inputs."""
-
-    def __init__(self, editor: Editor, root: Path | None = None):
-        variant = editor.config_hash() + ("-smoke" if editor.smoke else "")
-        self.dir = Path(root or default_cache_dir()) / re.sub(r"[^A-Za-z0-9._-]+", "_", editor.name) / variant
-
-    def path(self, sample, seed: int, sees_mask: bool) -> Path:
-        """Where the edit of ``sample`` with ``seed`` lives (the inputs' hashes are part of the name)."""
-        inputs = {
-            "source": sample.sha256.get("source", str(sample.source)),
-            "mask": sample.sha256.get("mask", str(sample.mask)) if sees_mask else None,
-            "prompt": sample.prompt,
-            "style": sample.style,
-            "object": sample.object_name,
-        }
-        digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:12]
-        return self.dir / f"{safe_name(sample.id)}-seed{seed}-{digest}.png"
-
-
-def check_edit(image: Any, sample_id: str) -> np.ndarray:
-    """Validate one editor output: an ``(H, W, 3)`` uint8 array with no NaN.
-
-    Raises:
-        InvalidSampleError: naming the sample and what was wrong.
-    """
-    if not isinstance(image, np.ndarray):
-        raise InvalidSampleError(
-            f"Editor returned a {type(image).__name__} for sample {sample_id!r}, not an array."
-        )
-    if image.dtype.kind == "f" and not np.isfinite(image).all():
-        raise InvalidSampleError(f"Editor returned NaN/inf values for sample {sample_id!r}.")
-    if image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < 1:
-        raise InvalidSampleError(
-            f"Editor returned shape {image.shape} for sample {sample_id!r}; expected (H, W, 3) RGB."
-        )
-    if image.dtype != np.uint8:
-        raise InvalidSampleError(
-            f"Editor returned dtype {image.dtype} for sample {sample_id!r}; expected uint8."
-        )
-    return image
-
-
-def to_source_size(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize ``image`` to ``size = (height, width)`` with ``RESIZE_METHOD`` (no-op when it already fits)."""
-    if image.shape[:2] == tuple(size):
-        return image
-    resized = Image.fromarray(image).resize((size[1], size[0]), Image.Resampling.LANCZOS)
-    return np.array(resized, dtype=np.uint8)
-
-
-def build_editor(method: str, overrides: dict[str, Any], device: str = "cpu", smoke: bool = False) -> Editor:
-    """Instantiate editor ``method`` with ``overrides`` of its ``Config`` fields.
-
-    Raises:
-        UsageError: unknown method or config field, naming the valid fields.
-    """
-    cls = EDITORS.get(method)
-    config = None
-    if overrides:
-        if cls.Config is None:
-            raise UsageError(f"Editor {method!r} has no config; --config gave {sorted(overrides)}.")
-        fields = {f.name for f in dataclasses.fields(cls.Config)}
-        unknown = sorted(set(overrides) - fields)
-        if unknown:
-            raise UsageError(
-                f"Editor {method!r} has no config field(s) {unknown}; valid fields: {sorted(fields)}."
-            )
-        config = cls.Config(**overrides)
-    return cls(config=config, device=device, smoke=smoke)
-
-
-@contextmanager
-def dir_lock(path: Path, what: str, wait: bool = False) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``path``; without ``wait``, fail at once if another process holds it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
-            raise RsesError(
-                f"Another `rses eval` is already running {what} in {path.parent} "
-                f"(lock {path} held by {holder}). "
-                "Wait for it to finish, or pass a different --out."
-            ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()}")
-        fh.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def environment_info() -> dict[str, Any]:
-    """Package versions, Python, OS and the rses git commit (when run from a checkout); no host name.
-
-    Versions and the commit are looked up once per process (they cost ~7 ms, paid again by every run of a
-    sweep otherwise).
-    """
-    return {
-        "packages": dict(_package_versions()),
-        "git_hash": _git_hash(),
-        "python": platform.python_version(),
-        "platform": f"{platform.system()} {platform.machine()}",
-    }
-
-
-@functools.cache
-def _package_versions() -> tuple[tuple[str, str], ...]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    packages = [("rses", rses.__version__)]
-    for name in PACKAGES:
-        try:
-            packages.append((name, version(name)))
-        except PackageNotFoundError:
-            continue
-    return tuple(packages)
-
-
-@functools.cache
-def _git_hash() -> str | None:
-    try:
-        git = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(rses.__file__).parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return git.stdout.strip() if git.returncode == 0 else None
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _part_name(shard: tuple[int, int], rank: int, world: int) -> str:
-    return "" if shard == (0, 1) and world == 1 else f".s{shard[0]}of{shard[1]}.r{rank}of{world}"
 
 
 class _Session:
@@ -353,19 +104,23 @@ class _Session:
         metric_info: dict[str, dict],
         run_dir: Path,
         journal: Journal,
+        cache: EditCache,
     ):
         metric_names = list(metric_info)
         self.cfg, self.editor, self.scorer, self.metric_names = cfg, editor, scorer, metric_names
         self.run_dir, self.journal = run_dir, journal
-        self.cache = EditCache(editor)
+        self.cache = cache
         self.needs_target = {name for name, info in metric_info.items() if info.get("needs_target")}
         self.n_ok = self.n_failed = 0
 
-    def run(self, samples: Sequence, progress, description: str) -> None:
+    def run(self, samples: Sequence, progress: Progress | None, description: str) -> None:
         task = progress.add_task(description, total=len(samples)) if progress else None
+        loaded = prefetch(samples, self._read)  # decoding runs ahead of editing and scoring, in order
         for start in range(0, len(samples), self.cfg.batch_size):
-            for row in self._batch(samples[start : start + self.cfg.batch_size]):
-                self.journal.append(row)
+            rows = self._batch([next(loaded) for _ in samples[start : start + self.cfg.batch_size]])
+            raise_if_stopped()
+            for row in rows:
+                _append(self.journal, row)
                 if row["status"] == "ok":
                     self.n_ok += 1
                 else:
@@ -374,20 +129,26 @@ class _Session:
                 if progress:
                     progress.advance(task)
 
-    def _batch(self, samples: Sequence) -> list[dict[str, Any]]:
+    def _batch(self, loaded: Sequence[tuple[Any, Any]]) -> list[dict[str, Any]]:
+        """Edit, check and score one batch of ``(sample, what _read gave: its images or its error)``."""
+        samples = [sample for sample, _ in loaded]
         rows, inputs, todo = [], {}, []
-        for sample in samples:
+        for sample, data in loaded:
             row = self._base_row(sample)
             rows.append(row)
-            try:
-                inputs[sample.id] = self._load(sample, row)
-            except InvalidSampleError as err:
-                self._fail(row, err)
+            if isinstance(data, InvalidSampleError):
+                self._fail(row, data)
                 continue
+            if isinstance(data, BaseException):
+                raise data  # not a property of the sample (a storage error, a bug): stops the run
+            inputs[sample.id] = data
+            source, mask = data["source"], data["mask"]
+            mask_area = np.count_nonzero(mask) / mask.size  # 10x cheaper than mask.mean() on a bool mask
+            row.update(source_height=source.shape[0], source_width=source.shape[1], mask_area=mask_area)
             cache_path = inputs[sample.id]["cache_path"] = self.cache.path(
                 sample, row["seed"], self.editor.sees_mask
             )
-            cached = self._cached_edit(cache_path)
+            cached = self._cached_edit(cache_path, sample.id, inputs[sample.id]["source"].shape[:2])
             if cached is None:
                 todo.append((sample, row, cache_path))
             else:
@@ -404,17 +165,19 @@ class _Session:
         return rows
 
     @staticmethod
-    def _cached_edit(cache_path: Path) -> np.ndarray | None:
-        """The cached edit, or None when there is none or it cannot be read (it is then made again)."""
+    def _cached_edit(cache_path: Path, sample_id: str, source_size: tuple[int, int]) -> np.ndarray | None:
+        """The cached edit, or None when there is none, it cannot be read or ``check_edit`` refuses it (it is
+        then made again).
+        """
         if not cache_path.is_file():
             return None
         try:
-            return load_image(cache_path)
+            return check_edit(load_image(cache_path), sample_id, source_size)
         except InvalidSampleError as err:
-            log.warning("Unreadable cached edit, making it again: %s", err)
+            log.warning("Unusable cached edit, making it again: %s", err)
             return None
 
-    def _base_row(self, sample) -> dict[str, Any]:
+    def _base_row(self, sample: Sample) -> dict[str, Any]:
         return {
             "sample_id": sample.id,
             "style": sample.style,
@@ -433,9 +196,10 @@ class _Session:
             "score_seconds": 0.0,
         }
 
-    def _load(self, sample, row: dict[str, Any]) -> dict[str, Any]:
+    def _read(self, sample: Sample) -> dict[str, Any]:
+        """Decode a sample's images (on the prefetch thread): ``source``, ``mask`` and ``target`` arrays."""
         source = load_image(sample.source)
-        mask = load_mask(sample.mask)
+        mask = load_mask(sample.mask, self.cfg.metric_options.get("mask_threshold"))
         if mask.shape != source.shape[:2]:
             raise InvalidSampleError(
                 f"Sample {sample.id!r}: mask {sample.mask} is {mask.shape[1]}x{mask.shape[0]} "
@@ -443,19 +207,19 @@ class _Session:
                 f"{source.shape[1]}x{source.shape[0]}."
             )
         target = load_image(sample.target) if sample.target is not None else None
-        mask_area = np.count_nonzero(mask) / mask.size  # 10x cheaper than mask.mean() on a bool mask
-        row.update(source_height=source.shape[0], source_width=source.shape[1], mask_area=mask_area)
         return {"source": source, "mask": mask, "target": target}
 
-    def _edit(self, todo: list, inputs: dict[str, dict[str, Any]]) -> None:
-        """Edit the uncached samples in one call; if the batch call raises, retry one by one to isolate it."""
+    def _edit(self, todo: list, inputs: dict[str, dict[str, Any]], alone: bool = False) -> None:
+        """Edit the uncached samples in one call; if the batch call raises, or returns images that share
+        memory (one buffer for several samples), retry one by one, copying each output (``alone``).
+        """
         if not todo:
             return
-        requests = [
+        requests = [  # copies: an editor that writes into its inputs must not change what is scored
             EditRequest(
                 sample.id,
-                inputs[sample.id]["source"],
-                inputs[sample.id]["mask"] if self.editor.sees_mask else None,
+                inputs[sample.id]["source"].copy(),
+                inputs[sample.id]["mask"].copy() if self.editor.sees_mask else None,
                 sample.prompt,
                 sample.style,
                 sample.object_name,
@@ -465,35 +229,50 @@ class _Session:
         ]
         start = time.perf_counter()
         try:
-            outputs = self.editor.edit(requests)
+            outputs = self._call_editor(requests)
             if len(outputs) != len(requests):
                 raise InvalidSampleError(
                     f"Editor returned {len(outputs)} images for {len(requests)} requests."
                 )
-        except Exception as err:  # noqa: BLE001  (an editor failure becomes failed rows, the run goes on)
+        except CallTimeout as err:  # the call may still run: retrying its samples now would pile calls up
+            for _, row, _ in todo:
+                self._fail(row, err)
+            return
+        except BaseException as err:  # noqa: BLE001  (an editor failure becomes failed rows, the run goes on)
+            _raise_if_fatal(err)
             if len(todo) == 1:
                 self._fail(todo[0][1], err)
             else:
                 for item in todo:
-                    self._edit([item], inputs)
+                    self._edit([item], inputs, alone=True)
+            return
+        if len(todo) > 1 and (shared := shared_outputs(outputs)):
+            log.warning(
+                "%s returned images sharing memory for samples %s; editing them one by one.",
+                self.editor.name,
+                sorted({todo[k][0].id for pair in shared for k in pair}),
+            )
+            for item in todo:
+                self._edit([item], inputs, alone=True)
             return
         seconds = (time.perf_counter() - start) / len(todo)
         for (sample, row, cache_path), image in zip(todo, outputs, strict=True):
             row["edit_seconds"] = seconds
             try:
-                inputs[sample.id]["edited"] = check_edit(image, sample.id)
+                image = check_edit(image, sample.id, inputs[sample.id]["source"].shape[:2])
+                inputs[sample.id]["edited"] = image = image.copy() if alone else image
                 save_image(cache_path, image, compress_level=EDIT_PNG_COMPRESSION)
             except InvalidSampleError as err:
                 self._fail(row, err)
 
-    def _scoring_input(self, sample, row: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
-        """The edit at the source's size, linked into the run directory, as one ``RSES.score_batch`` item."""
+    def _scoring_input(self, sample: Sample, row: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        """The edit at the source's size, linked into the run directory, as one ``MetricSuite.score_batch`` item."""
         cache_path, edited = data["cache_path"], data["edited"]
         row.update(edit_height=edited.shape[0], edit_width=edited.shape[1])
         size = data["source"].shape[:2]
         output = Path("edits") / f"{safe_name(sample.id)}.png"
         if edited.shape[:2] == size:
-            _link_or_copy(cache_path, self.run_dir / output)
+            link_or_copy(cache_path, self.run_dir / output)
         else:
             edited = to_source_size(edited, size)
             save_image(self.run_dir / output, edited, compress_level=EDIT_PNG_COMPRESSION)
@@ -514,7 +293,8 @@ class _Session:
         start = time.perf_counter()
         try:
             results = self.scorer.score_batch([item for _, _, item in items])
-        except Exception as err:  # noqa: BLE001  (a scoring failure becomes a failed row, the run goes on)
+        except BaseException as err:  # noqa: BLE001  (a scoring failure becomes a failed row, the run goes on)
+            _raise_if_fatal(err)
             if len(items) == 1:
                 self._fail(items[0][1], err)
             else:
@@ -534,131 +314,97 @@ class _Session:
             else:
                 row.update(values, status="ok")
 
+    def _call_editor(self, requests: list[EditRequest]) -> list:
+        """``editor.edit(requests)`` as a list, within ``sample_timeout`` seconds per request when one is set."""
+        limit = self.cfg.sample_timeout and self.cfg.sample_timeout * len(requests)
+        what = f"editor {self.editor.name!r} on {len(requests)} sample(s) ({requests[0].sample_id!r} first)"
+        return call_with_timeout(lambda: list(self.editor.edit(requests)), limit, what)
+
     @staticmethod
     def _fail(row: dict[str, Any], err: BaseException) -> None:
-        row.update(status="failed", error=f"{type(err).__name__}: {err}")
+        """Record ``err`` as the row's failure; a stop request or storage trouble stops the run instead."""
+        _raise_if_fatal(err)
+        row.update(status="failed", error=error_text(err))
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
-    """Give ``dst`` the bytes of ``src``: a hard link where the file system allows, else a copy; atomic."""
+def _raise_if_fatal(err: BaseException) -> None:
+    """Re-raise what stops a run (Ctrl-C, SIGTERM, storage trouble): it is no property of the sample."""
+    if is_stop(err) or is_storage_error(err):
+        raise err
+
+
+def _append(journal: Journal, row: dict[str, Any]) -> None:
+    """``journal.append(row)``; a failed write names the journal (a buffered write's error names no file)."""
     try:
-        os.link(src, dst)  # the usual case: one system call
-        return
-    except FileNotFoundError:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-    except OSError:  # dst exists (a rescored sample) or no hard links here: through a temporary file
-        pass
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(src, tmp)
-    except OSError:
-        shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+        journal.append(row)
+    except OSError as err:
+        raise OSError(err.errno, err.strerror or str(err), str(journal.path)) from err
+
+
+def _fault_handling(run: Callable[..., RunResult]) -> Callable[..., RunResult]:
+    """Around :func:`run_eval`: SIGINT/SIGTERM stop the run cleanly, storage trouble is one
+    :class:`~rses.storage.StorageError`, and ``sample_timeout`` is checked.
+    """
+
+    @functools.wraps(run)
+    def guarded(cfg: RunConfig, *args: Any, **kwargs: Any) -> RunResult:
+        timeout = cfg.sample_timeout
+        if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+            raise UsageError(f"--sample-timeout must be a positive number of seconds, got {timeout}.")
+        with stop_signals(), storage_guard(Path.cwd()):
+            return run(cfg, *args, **kwargs)
+
+    return guarded
+
+
+def _prepare_storage(run_dir: Path, cache_dir: Path) -> None:
+    """Before any work: the run directory and the edit cache are writable, and the temporary files a killed
+    run left in them are gone.
+    """
+    check_writable(run_dir, "output directory")
+    check_writable(cache_dir, "edit cache")
+    for folder in (run_dir, run_dir / "edits", cache_dir):
+        for path in remove_stale_temporaries(folder):
+            log.info("Removed %s, left by an interrupted run.", path)
 
 
 def _metric_setup(cfg: RunConfig, device: str):
-    from rses.metrics import METRICS, RSES, select_metrics
+    from rses.metrics import METRICS, MetricSuite, select_metrics
 
     names = select_metrics(cfg.metrics)
     info = {name: _as_dict(METRICS[name]) for name in names}
     return (
         names,
         info,
-        lambda: RSES(
+        lambda: MetricSuite(
             metrics=names,
             device=device,
             smoke=cfg.smoke,
             clip_weights=cfg.clip_weights,
             lpips_weights=cfg.lpips_weights,
+            vlm_weights=cfg.vlm_weights,
+            **cfg.metric_options,
+            crop_policy=cfg.crop_policy,
+            dtype=cfg.metric_dtype,
         ),
     )
+
+
+def _apply_threads(cfg: RunConfig, editor: Editor, metric_info: dict[str, dict]) -> int:
+    """Set this process's CPU threads for the run's workload (:mod:`rses.threads`) and return the count."""
+    from rses.threads import apply_threads, choose_threads
+
+    learned = bool(editor.weights()) or any(info.get("needs") for info in metric_info.values())
+    threads = choose_threads(cfg.threads, learned)
+    apply_threads(threads)
+    return threads
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:
     return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else dict(vars(obj))
 
 
-def _prepare_run_json(run_dir: Path, fresh: dict[str, Any]) -> dict[str, Any]:
-    """Create run.json, or check that an existing one describes the same run and mark a resumed session."""
-    path = run_dir / RUN_JSON
-    if not path.is_file():
-        write_json(path, fresh, durable=False)
-        return fresh
-    old = json.loads(path.read_text())
-    for key in RESUME_KEYS:
-        if old.get(key) != fresh.get(key):
-            raise RsesError(
-                f"{run_dir} holds a different run: its {key} is {old.get(key)!r}, "
-                f"this run's is {fresh.get(key)!r}. "
-                "Pass a different --out, or delete that directory to start over."
-            )
-    merged = {
-        **fresh,
-        "started": old.get("started", fresh["started"]),
-        "n_sessions": old.get("n_sessions", 1) + 1,
-    }
-    write_json(path, merged, durable=False)
-    return merged
-
-
-def _wait_for_ranks(
-    run_dir: Path, part_names: list[str], key: str, all_ids: set[str], timeout: float
-) -> None:
-    """Rank 0: wait until every rank's done marker carries this launch's key, or every sample has a row."""
-    try:
-        import torch.distributed as dist
-
-        if dist.is_available() and dist.is_initialized():
-            dist.barrier()
-            return
-    except ImportError:
-        pass
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        markers = [run_dir / f".done{name}" for name in part_names]
-        if all(m.is_file() and m.read_text() == key for m in markers) or all_ids <= set(
-            read_journals(run_dir)
-        ):
-            return
-        time.sleep(1.0)
-    log.warning(
-        "Timed out after %.0f s waiting for the other ranks; writing the tables with the rows so far.",
-        timeout,
-    )
-
-
-def _launch_key() -> str:
-    env = os.environ
-    return ":".join(
-        env.get(k, "") for k in ("TORCHELASTIC_RUN_ID", "MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE")
-    )
-
-
-def finalize(
-    run_dir: Path, selected_ids: Sequence[str], metric_names: Sequence[str]
-) -> tuple[int, int, bool]:
-    """Rebuild ``samples.parquet``/``.csv`` and ``summary.json`` from the journals; update run.json.
-
-    Only rows of ``selected_ids`` (the limited split, all shards) are tabled, in split order.
-    Returns ``(n_ok, n_failed, complete)``.
-    """
-    with dir_lock(run_dir / ".finalize.lock", "a merge", wait=True):
-        rows = read_journals(run_dir)
-        ordered = [rows[i] for i in selected_ids if i in rows]
-        table = table_columns(ordered, metric_names)
-        write_tables(run_dir, table, summarize(table, metric_names))
-        n_ok = table["status"].count("ok")
-        n_failed = len(ordered) - n_ok
-        complete = len(ordered) == len(selected_ids)
-        info = json.loads((run_dir / RUN_JSON).read_text())
-        info.update(
-            finished=_now(), n_expected=len(selected_ids), n_ok=n_ok, n_failed=n_failed, complete=complete
-        )
-        write_json(run_dir / RUN_JSON, info, durable=False)
-    return n_ok, n_failed, complete
-
-
+@_fault_handling
 def run_eval(cfg: RunConfig, *, progress: bool = True, editor: Editor | None = None) -> RunResult:
     """Run (or resume) an evaluation; see the module docstring.
 
@@ -668,6 +414,9 @@ def run_eval(cfg: RunConfig, *, progress: bool = True, editor: Editor | None = N
     Raises:
         WeightsNotFoundError: a needed checkpoint is missing.
         RsesError: the run directory is locked by another run, or holds a different run.
+        StorageError: the run directory or edit cache is not writable, or a write failed (a full disk, an
+            I/O error); the rows written so far are kept and the same command resumes.
+        KeyboardInterrupt: Ctrl-C, or :class:`rses.isolation.Terminated` for SIGTERM; finished rows are kept.
     """
     if cfg.batch_size < 1:
         raise UsageError(f"--batch-size must be >= 1, got {cfg.batch_size}.")
@@ -677,76 +426,58 @@ def run_eval(cfg: RunConfig, *, progress: bool = True, editor: Editor | None = N
     device = f"cuda:{os.environ.get('LOCAL_RANK', 0)}" if cfg.device == "cuda" and world > 1 else cfg.device
 
     editor = editor or build_editor(cfg.method, cfg.editor_config, device=device, smoke=cfg.smoke)
-    editor.check_weights()
     metric_names, metric_info, make_scorer = _metric_setup(cfg, device)
     scorer = make_scorer()
-    scorer.check_weights()
+    check_all([editor.check_weights, scorer.check_weights])  # every missing weight in one message
+    editor_models, metric_models = identify_models(cfg, editor, scorer)
+    cache = EditCache(editor, weights_id=weights_key(editor_models))
+    threads = _apply_threads(cfg, editor, metric_info)
 
-    from rses.data.manifest import load_split
+    from rses.data.manifest import load_split, verify_samples
 
-    split = load_split(cfg.split)
+    split = load_split(
+        cfg.split, verify=False
+    )  # ids and paths; the files of the samples run are checked below
     run_dir = Path(cfg.out or Path("runs") / f"{cfg.method}-{safe_split_name(split.name)}")
     selected = select_samples(split.samples, cfg.limit, (0, 1))
     mine = select_samples(split.samples, cfg.limit, cfg.shard, rank, world)
-    part = _part_name(cfg.shard, rank, world)
+    verify_samples(split, mine, cfg.metric_options.get("mask_threshold"))
+    part = part_name(cfg.shard, rank, world)
+    editor.check_inputs(selected, split.samples)
+    scorer.check_styles({s.style for s in mine})
 
+    _prepare_storage(run_dir, cache.dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     with dir_lock(run_dir / f".lock{part}", f"part {part[1:] or 'all'}"):
         (run_dir / f".done{part}").unlink(missing_ok=True)
-        fresh = {
-            "schema_version": 1,
-            "rses_version": rses.__version__,
-            "method": cfg.method,
-            "editor_class": f"{type(editor).__module__}:{type(editor).__qualname__}",
-            "editor_config": editor.config_dict(),
-            "editor_config_hash": editor.config_hash(),
-            "editor_sees_mask": bool(editor.sees_mask),
-            "smoke": bool(cfg.smoke),
-            "split": split.name,
-            "split_manifest": str(split.manifest_path),
-            "split_manifest_sha256": split.manifest_sha256,
-            "n_split_samples": len(split.samples),
-            "limit": cfg.limit,
-            "seed": cfg.seed,
-            "seed_derivation": SEED_DERIVATION,
-            "metrics": metric_names,
-            "metric_info": metric_info,
-            "metric_config": scorer.config(),
-            "device": device,
-            "batch_size": cfg.batch_size,
-            "shard": list(cfg.shard),
-            "world_size": world,
-            "resize": RESIZE_METHOD,
-            "edit_cache": str(EditCache(editor).dir),
-            "command": cfg.command,
-            **environment_info(),
-            "started": _now(),
-            "n_sessions": 1,
-        }
+        fresh = build_run_record(cfg, editor, scorer, split, metric_info, (editor_models, metric_models))
+        fresh = dataclasses.replace(
+            fresh, device=device, world_size=world, threads=threads, edit_cache=str(cache.dir)
+        )
         if rank == 0:
-            _prepare_run_json(run_dir, fresh)
+            prepare_run_json(run_dir, fresh)
         recorded = read_journals(run_dir)
         done = {i for i, row in recorded.items() if row["status"] == "ok" or not cfg.retry_failed}
         todo = [s for s in mine if s.id not in done]
         journal = Journal(run_dir / f"journal{part}.jsonl")
-        session = _Session(cfg, editor, scorer, metric_info, run_dir, journal)
-        with journal, _progress(progress) as bar:
+        session = _Session(cfg, editor, scorer, metric_info, run_dir, journal, cache)
+        with journal, progress_bar(progress) as bar:
             session.run(todo, bar, f"{cfg.method} on {split.name}")
         if world > 1:
-            (run_dir / f".done{part}").write_text(_launch_key())
+            (run_dir / f".done{part}").write_text(launch_key())
     if rank != 0:
         return RunResult(
             run_dir, len(todo), len(mine) - len(todo), session.n_ok, session.n_failed, False, False
         )
     if world > 1:
-        parts = [_part_name(cfg.shard, r, world) for r in range(world)]
+        parts = [part_name(cfg.shard, r, world) for r in range(world)]
         shard_ids = {s.id for s in select_samples(split.samples, cfg.limit, cfg.shard)}
-        _wait_for_ranks(
-            run_dir, parts, _launch_key(), shard_ids, float(os.environ.get("RSES_RANK_WAIT_S", 6 * 3600))
+        wait_for_ranks(
+            run_dir, parts, launch_key(), shard_ids, float(os.environ.get("RSES_RANK_WAIT_S", 6 * 3600))
         )
     n_ok, n_failed, complete = finalize(run_dir, [s.id for s in selected], metric_names)
     if world > 1:
-        for name in [_part_name(cfg.shard, r, world) for r in range(world)]:
+        for name in [part_name(cfg.shard, r, world) for r in range(world)]:
             (run_dir / f".done{name}").unlink(missing_ok=True)
     return RunResult(run_dir, len(todo), len(mine) - len(todo), n_ok, n_failed, complete, True)
 
@@ -756,42 +487,8 @@ def safe_split_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "split"
 
 
-@contextmanager
-def _progress(enabled: bool):
-    if not enabled:
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        ProgressColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-    from rich.text import Text
-
-    class RateColumn(ProgressColumn):
-        def render(self, task) -> Text:
-            return Text(f"{task.speed:.2f} samples/s" if task.speed else "-- samples/s", style="cyan")
-
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        RateColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
-    # 2 redraws a second, not rich's 10: each redraw takes the GIL from the editor and metric calls, and an
-    # eval's bar needs no smoother motion (a 0.8 s run of the cheapest editor took ~10 ms less).
-    with Progress(*columns, console=Console(stderr=True), transient=False, refresh_per_second=2) as bar:
-        yield bar
-
-
+# Names that moved out of this module when it was split (issue #21), still importable from here for one release:
+# import them from their new modules (named in the module docstring).
 __all__ = [
     "RunConfig",
     "RunResult",
@@ -806,4 +503,19 @@ __all__ = [
     "build_editor",
     "finalize",
     "default_cache_dir",
+    "safe_split_name",
+    # moved, re-exported for one release
+    "ASPECT_TOLERANCE",
+    "EDIT_PNG_COMPRESSION",
+    "MAX_SIZE_FACTOR",
+    "NUMBER_NEUTRAL_OPTIONS",
+    "PACKAGES",
+    "RESIZE_METHOD",
+    "SEED_DERIVATION",
+    "SIZE_POLICY",
+    "check_size",
+    "dir_lock",
+    "environment_info",
+    "safe_name",
+    "shared_outputs",
 ]

@@ -7,13 +7,14 @@ A reference is one of
 * ``local-dir:PATH`` / ``file:PATH`` / a plain existing path: used as is.
 
 The reference comes from, in order: the explicit argument (a CLI flag), the spec's environment variable,
-the spec's default. Pickle checkpoints (``.bin .pt .pth .ckpt .pkl``) are refused unless the caller or
-``RSES_ALLOW_PICKLE=1`` opts in.
+the spec's default. Pickle checkpoints, recognised by their bytes whatever their name
+(:mod:`rses.checkpoints`), are refused unless the caller or ``RSES_ALLOW_PICKLE=1`` opts in; a malformed
+safetensors file is an error naming it.
 
 Example:
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (d / "model.safetensors").write_bytes(b"")
+    >>> _ = (d / "model.safetensors").write_bytes((2).to_bytes(8, "little") + b"{}")  # header "{}": no tensors
     >>> spec = WeightSpec(name="demo", default="hf-hub:org/demo", env_var="RSES_DEMO_WEIGHTS")
     >>> resolve_weights(spec, f"local-dir:{d}") == d
     True
@@ -21,16 +22,19 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rses.errors import UnsafeWeightsError, WeightsNotFoundError
+from rses.checkpoints import check_file, check_folder
+from rses.errors import RsesError, UnsafeWeightsError, WeightsNotFoundError
+from rses.io import sha256_file  # moved to rses.io; also importable from here for one release
 
-PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".ckpt", ".pkl"})
 HUB_PREFIX = "hf-hub:"
 LOCAL_PREFIXES = ("local-dir:", "file:")
+#: Hub repositories that need an accepted licence and a logged-in user before they can be downloaded.
+GATED_HUB_REPOS = frozenset({"black-forest-labs/FLUX.1-Kontext-dev", "black-forest-labs/FLUX.1-dev"})
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,11 @@ class WeightSpec:
         env_var: environment variable that overrides ``default``.
         flag: CLI flag that overrides ``default`` (named in the error message).
         sha256: expected hash of a single-file checkpoint; a mismatch is an error.
+        known_sha256: file digests known to be this model (e.g. a published conversion); a file with one of
+            them is verified without reading its tensors.
+        known_content: :func:`tensor_content_sha256` digests known to be this model: any other file whose
+            tensors (those named ``content_prefix*``) differ is refused by :func:`verify_weights`.
+        content_prefix: which tensors the content digest covers (e.g. ``"features."``, LPIPS' trunk).
     """
 
     name: str
@@ -56,6 +65,9 @@ class WeightSpec:
     env_var: str | None = None
     flag: str | None = None
     sha256: str | None = None
+    known_sha256: tuple[str, ...] = ()
+    known_content: tuple[str, ...] = ()
+    content_prefix: str = ""
 
 
 def hub_offline() -> bool:
@@ -77,29 +89,65 @@ def pickle_allowed(allow_pickle: bool = False) -> bool:
 
 
 def check_safe_format(path: Path, allow_pickle: bool = False) -> None:
-    """Refuse pickle weights unless the user opted in; pickle files can run arbitrary code when loaded.
+    """Refuse pickle weights unless the user opted in (pickle files can run arbitrary code when loaded), and
+    malformed safetensors files always; see :mod:`rses.checkpoints`.
 
-    A file is refused when it is a pickle checkpoint; a directory (a diffusers folder, a hub snapshot) when
-    some folder in it holds pickle checkpoints and no ``.safetensors`` file to load instead.
+    A file is refused unless it is safetensors by content; a directory (a diffusers folder, a hub snapshot)
+    when a ``.safetensors`` file in it is malformed, or some folder in it holds pickle checkpoints and no
+    ``.safetensors`` file to load instead.
 
     Raises:
         UnsafeWeightsError: pickle weights and pickle was not allowed.
+        CheckpointError: a malformed or mislabelled checkpoint file.
     """
-    if pickle_allowed(allow_pickle):
-        return
-    if path.is_file() and path.suffix.lower() in PICKLE_SUFFIXES:
-        pickles = [path]
-    elif path.is_dir():
-        folders = {p.parent for p in path.rglob("*") if p.suffix.lower() in PICKLE_SUFFIXES}
-        pickles = sorted(f for f in folders if not any(f.glob("*.safetensors")))
-    else:
-        pickles = []
-    if pickles:
-        raise UnsafeWeightsError(
-            f"Refusing to load pickle checkpoint(s) in {', '.join(map(str, pickles[:3]))}: pickle files can "
-            "execute code when loaded. Convert them to .safetensors, or opt in with --allow-pickle / "
-            "RSES_ALLOW_PICKLE=1 if you trust them."
+    if path.is_dir():
+        check_folder(path, pickle_allowed(allow_pickle))
+    elif path.exists() or path.is_symlink():  # a missing file is the loader's "not found"
+        check_file(path, pickle_allowed(allow_pickle))
+
+
+def gated_note(repo: str) -> str:
+    """What a user must do before downloading a gated hub repository ("" for an open one)."""
+    if repo not in GATED_HUB_REPOS:
+        return ""
+    return (
+        f"{repo} is gated: first accept its licence at https://huggingface.co/{repo} and log in with "
+        "`hf auth login` (a read token)"
+    )
+
+
+class MissingWeightsError(WeightsNotFoundError):
+    """Several weights of one invocation are missing; ``problems`` holds each one's message."""
+
+    def __init__(self, problems: Sequence[str]):
+        self.problems = list(problems)
+        listed = " ".join(f"({i}) {p}" for i, p in enumerate(self.problems, 1))
+        super().__init__(
+            f"{len(self.problems)} weights are missing for this command (all listed, so one trip fixes them; "
+            f"`rses weights` shows the whole picture): {listed}"
         )
+
+
+def check_all(checks: Sequence[Callable[[], object]]) -> None:
+    """Run every weight check, then raise one error naming every weight that is missing or unsafe.
+
+    A single problem keeps its own error (and message); several become one :class:`MissingWeightsError`.
+
+    Example:
+        >>> check_all([lambda: None])
+    """
+    problems: list[RsesError] = []
+    for check in checks:
+        try:
+            check()
+        except MissingWeightsError as err:
+            problems.extend(WeightsNotFoundError(p) for p in err.problems)
+        except (WeightsNotFoundError, UnsafeWeightsError) as err:
+            problems.append(err)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise MissingWeightsError([str(p) for p in problems])
 
 
 def parse_reference(ref: str, default_revision: str | None = None) -> tuple[str, str, str | None]:
@@ -212,7 +260,8 @@ def _missing_message(
     spec: WeightSpec, where: str, repo: str | None = None, revision: str | None = None
 ) -> str:
     """The not-found message: what was looked for, where, and how to provide it (``hf download`` only for a
-    hub reference or a spec whose default is on the hub)."""
+    hub reference or a spec whose default is on the hub).
+    """
     kind, location, default_revision = parse_reference(spec.default, spec.revision)
     if repo is None and kind == "hub":
         repo, revision = location, default_revision
@@ -220,8 +269,11 @@ def _missing_message(
     if repo:
         fetch = f"hf download {repo}" + (f" {spec.filename}" if spec.filename else "")
         fetch += f" --revision {revision}" if revision else ""
+        gated = gated_note(repo)
         ways.append(
-            f"on a machine with network run `{fetch}` (then copy the Hugging Face cache here or set HF_HOME to it)"
+            (f"{gated}; then " if gated else "")
+            + f"on a machine with network run `{fetch}` (then copy the Hugging Face cache here or set HF_HOME "
+            "to it)"
         )
     elif location:
         ways.append(f"put them at {location}")
@@ -231,10 +283,12 @@ def _missing_message(
     return f"Weights for {spec.name} not found. Looked in: {where}. To provide them: {', or '.join(ways)}."
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """The hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+#: The VLM judge of ``--metrics vlm`` (:mod:`rses.metrics.vlm`): Qwen2.5-VL-7B-Instruct at a pinned commit.
+QWEN_VL_JUDGE = WeightSpec(
+    name="VLM judge Qwen2.5-VL-7B-Instruct",
+    default="hf-hub:Qwen/Qwen2.5-VL-7B-Instruct",
+    revision="cc594898137f460bfe9f0759e9844b3ce807cfb5",
+    allow_patterns=("*.json", "*.safetensors", "*.jinja", "*.txt"),
+    env_var="RSES_VLM_WEIGHTS",
+    flag="--vlm-weights",
+)

@@ -12,7 +12,8 @@ import rses
 
 app = typer.Typer(
     name="rses",
-    help="Regional Style Editing Score: score, run and compare regional style editors.",
+    help="Regional Style Editing Score: score, run and compare regional style editors.\n\n"
+    "Example: rses eval --method paste-style --split test --metrics pixel",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,

@@ -70,37 +70,15 @@ def plot_command(
     data = collect(runs, _bins(small_below, large_from))
     written = write_plots(data, out, n_grid=grid)
     out.mkdir(parents=True, exist_ok=True)
+    from rses.results import csv_safe_frame
+
     for name, table in (("by-style", data.by_style), ("by-size", data.by_size)):
-        table.to_csv(out / f"{name}.csv", index=False)
+        csv_safe_frame(table).to_csv(out / f"{name}.csv", index=False)
         written[f"{name}.csv"] = out / f"{name}.csv"
     console.print(f"Wrote {', '.join(escape(p.name) for p in written.values())} to {escape(str(out))}")
+    from rses.report.assemble import coverage
+    from rses.report.plots import left_out_note
 
-
-@app.command("publish-leaderboard")
-def publish_leaderboard_command(
-    split: str = typer.Option(
-        "test", "--split", help="Split to run (built-in name, registered name or path)."
-    ),
-    out: Path = typer.Option(Path("leaderboard"), "--out", "-o", help="Where the leaderboard files go."),
-    runs_dir: Path = typer.Option(Path("runs/leaderboard"), "--runs-dir", help="Where the runs go."),
-    metrics: str = typer.Option("pixel", "--metrics", help="Weight-free metric names or groups."),
-    baseline_method: str = typer.Option(
-        "paste-style",
-        "--baseline-method",
-        help="The run the drift baseline records (CI checks it with `rses check`).",
-    ),
-) -> None:
-    """Run every weight-free editor on the split and write leaderboard/builtin-<split>.md, .csv and the drift
-    baseline leaderboard/baseline-builtin-<split>.json.
-
-    Example: rses publish-leaderboard
-    """
-    import shlex
-    import sys
-
-    from rses.report.publish import publish
-
-    paths = publish(
-        split, out, runs_dir, metrics, baseline_method, command=shlex.join(["rses", *sys.argv[1:]])
-    )
-    console.print("Wrote " + ", ".join(escape(str(p)) for p in paths.values()))
+    for name, (_, left_out) in coverage(data).items():
+        if left_out:
+            console.print(f"[yellow]{name}.png: {escape(left_out_note(left_out))}[/yellow]", soft_wrap=True)

@@ -5,15 +5,21 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
+from rses.cli import options
 from rses.cli.app import app, console, err_console
 from rses.errors import UsageError
 
+if TYPE_CHECKING:
+    from rses.metrics.suite import MetricSuite
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 SMOKE_NOTE = "SMOKE MODE: tiny random-weight models, these numbers are NOT meaningful"
+UNCHECKED_NOTE = "--skip-weight-check: the weights were not checked against their known digests"
 
 
 def _triples(
@@ -31,7 +37,18 @@ def _triples(
         )
 
     def by_stem(folder: Path) -> dict[str, Path]:
-        return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
+        found: dict[str, list[Path]] = {}
+        for p in sorted(folder.iterdir()):
+            if p.suffix.lower() in IMAGE_SUFFIXES:
+                found.setdefault(p.stem, []).append(p)
+        doubled = [" + ".join(p.name for p in ps) for ps in found.values() if len(ps) > 1]
+        if doubled:
+            raise UsageError(
+                f"{folder}: {len(doubled)} file name(s) are used by several images "
+                f"({', '.join(doubled[:5])}); files are matched by the same name without extension: "
+                "keep one of each."
+            )
+        return {stem: ps[0] for stem, ps in found.items()}
 
     found = [by_stem(p) for p in paths]
     if not found[0]:
@@ -68,39 +85,58 @@ def score(
     lpips_weights: str = typer.Option(
         None, "--lpips-weights", help="torchvision AlexNet/VGG16 state dict file/dir."
     ),
-    allow_pickle: bool = typer.Option(False, "--allow-pickle", help="Allow pickle (.pth/.bin) checkpoints."),
+    skip_weight_check: bool = typer.Option(
+        False, "--skip-weight-check", help="Use weights whose digest does not match the known one (marked)."
+    ),
     device: str = typer.Option("cpu", "--device", help="torch device for the learned metrics."),
-    boundary: int = typer.Option(
-        0, "--boundary", help="Exclude background pixels within this many px of the mask."
-    ),
-    mask_threshold: float = typer.Option(
-        None, "--mask-threshold", help="Binarize soft masks at this level (0-1)."
-    ),
+    mask_threshold: float | None = options.MASK_THRESHOLD,
+    boundary: int = options.BOUNDARY,
+    allow_pickle: bool = options.ALLOW_PICKLE,
+    metric_batch_size: int | None = options.METRIC_BATCH_SIZE,
+    crop_policy: str = options.CROP_POLICY,
+    metric_dtype: str = options.METRIC_DTYPE,
     smoke: bool = typer.Option(
         False, "--smoke", help="Tiny random models instead of real weights (not meaningful)."
+    ),
+    threads: int | None = typer.Option(
+        None, "--threads", help="CPU threads [default: 1 for weight-free metrics, all cores for models]."
     ),
 ) -> None:
     """Score edited images against their sources with the RSES metric suite.
 
-    Examples: rses score src.png out.png mask.png --style pixel-art;
-    rses score sources/ edits/ masks/ --style cyberpunk --metrics all --out scores.csv
+    Example (the built-in split's pseudo ground truth scored as an edit): rses score
+    rses/data/builtin/images/chelsea.png rses/data/builtin/targets/chelsea-cat-pixel-art.png
+    rses/data/builtin/masks/chelsea-cat.png --style pixel-art
+
+    Directories are matched by file stem: rses score SOURCES/ EDITS/ MASKS/ --style cyberpunk --out scores.csv
     """
     if out is not None and out.suffix.lower() not in {".csv", ".json"}:
         raise UsageError(f"--out must end in .csv or .json, got {out}.")
-    from rses.io import load_image, load_mask
-    from rses.metrics import METRICS, RSES
+    metric_kwargs = options.metric_options(mask_threshold, boundary, allow_pickle, metric_batch_size)
+    options.check_device(device)
+    from rses.metrics import METRICS, MetricSuite
+    from rses.pixels import load_image, load_mask
 
-    suite = RSES(
-        metrics=metrics,
+    selected = _computable(metrics, has_target=target is not None)
+    suite = MetricSuite(
+        metrics=selected,
         device=device,
         clip_weights=clip_weights,
         lpips_weights=lpips_weights,
         smoke=smoke,
-        boundary=boundary,
-        mask_threshold=mask_threshold,
-        allow_pickle=allow_pickle,
+        **metric_kwargs,
+        crop_policy=crop_policy,
+        dtype=metric_dtype,
     )
     suite.check_weights()
+    from rses.weight_identity import metric_identities
+
+    models = metric_identities(suite, clip_weights, lpips_weights, verify=not skip_weight_check)
+    if skip_weight_check:
+        err_console.print(f"[bold yellow]{UNCHECKED_NOTE}[/bold yellow]")
+    from rses.threads import apply_threads, choose_threads
+
+    apply_threads(choose_threads(threads, learned=any(METRICS[n].needs for n in suite.metrics)))
     if smoke:
         err_console.print(f"[bold yellow]{SMOKE_NOTE}[/bold yellow]")
     for stem, src, edt, msk, tgt in _triples(source, edited, mask, target):
@@ -123,18 +159,49 @@ def score(
         table.add_row("[bold]mean[/bold]", *(_fmt(v) for v in suite.compute().values()))
     console.print(table)
     if out is not None:
-        _write(out, rows, suite, smoke)
+        _write(out, rows, suite, smoke, models, skip_weight_check)
         console.print(
             f"wrote {len(rows)} row(s) to {out}" + (f" [yellow]({SMOKE_NOTE})[/yellow]" if smoke else "")
         )
+
+
+def _computable(metrics: str, has_target: bool) -> list[str]:
+    """The selected metrics that can be computed; without a target the target-based ones are dropped with a note.
+
+    Raises:
+        UsageError: every selected metric needs a target and none was given.
+    """
+    from rses.metrics import METRICS, select_metrics
+
+    names = select_metrics(metrics)
+    if has_target:
+        return names
+    skipped = [n for n in names if METRICS[n].needs_target]
+    kept = [n for n in names if n not in skipped]
+    if not kept:
+        raise UsageError(
+            f"{', '.join(skipped)} compare the edit with a pseudo-GT target image: pass --target FILE/DIR."
+        )
+    if skipped:
+        err_console.print(
+            f"Skipped {', '.join(skipped)}: they compare the edit with a pseudo-GT target image "
+            "(pass --target FILE/DIR to compute them).",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return kept
 
 
 def _fmt(value: float) -> str:
     return "nan" if math.isnan(value) else f"{value:.4f}"
 
 
-def _write(out: Path, rows: list[dict], suite, smoke: bool) -> None:
+def _write(
+    out: Path, rows: list[dict], suite: MetricSuite, smoke: bool, models: list, unchecked: bool
+) -> None:
     import pandas as pd
+
+    from rses.results import csv_safe_frame
 
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".json":
@@ -142,12 +209,15 @@ def _write(out: Path, rows: list[dict], suite, smoke: bool) -> None:
             "smoke": smoke,
             "note": SMOKE_NOTE if smoke else None,
             "config": suite.config(),
+            "models": [m.to_dict() for m in models],
+            "weight_check": "skipped" if unchecked else "checked",
             "summary": suite.compute(),
             "samples": rows,
         }
         out.write_text(json.dumps(payload, indent=2, default=str, allow_nan=True))
     else:
         frame = pd.DataFrame(rows)
-        if smoke:
-            frame.insert(1, "note", SMOKE_NOTE)
-        frame.to_csv(out, index=False)
+        notes = [n for n, on in ((SMOKE_NOTE, smoke), (UNCHECKED_NOTE, unchecked)) if on]
+        if notes:
+            frame.insert(1, "note", "; ".join(notes))
+        csv_safe_frame(frame).to_csv(out, index=False)

@@ -12,7 +12,8 @@ relative to the manifest's directory (the split root)::
 
 ``prompt`` defaults to :data:`PROMPT_TEMPLATE`; ``target`` (a pseudo-GT image) and ``image_id`` (which
 photo the sample comes from; samples of one photo share it) are optional. Loading checks every file's
-sha256, that mask and target have the source's size, that masks are binary and neither empty nor full,
+sha256, that mask and target have the source's size (both as displayed: EXIF orientation applied, as
+everywhere in :mod:`rses.pixels`), that masks are binary and neither empty nor full,
 that no path leaves the split root (symlinks are resolved first) and that ids are unique. Each problem
 raises :class:`~rses.errors.InvalidSampleError` naming the sample, the problem and what to do.
 
@@ -41,11 +42,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from rses.errors import InvalidSampleError, UsageError
-from rses.io import load_image, load_mask, write_atomic
-from rses.weights import sha256_file
+from rses.io import cache_root, sha256_file, write_atomic
+from rses.pixels import image_size, load_image, load_mask
 
 PROMPT_TEMPLATE = "make the {object} in {style} style, keep other area unchanged"
 STYLES = ("pixel-art", "cyberpunk", "expressionism", "line-art")
@@ -111,7 +111,8 @@ class Split:
 
 def splits_dir() -> Path:
     """Where ``rses data build`` registers splits: ``$RSES_SPLITS_DIR``, ``$RSES_CACHE_DIR/splits`` or
-    ``~/.cache/rses/splits``."""
+    ``~/.cache/rses/splits``.
+    """
     if os.environ.get("RSES_SPLITS_DIR"):
         return Path(os.environ["RSES_SPLITS_DIR"]).expanduser()
     if os.environ.get("RSES_CACHE_DIR"):
@@ -147,22 +148,68 @@ def resolve_split(spec: str) -> tuple[str, Path]:
     )
 
 
-def load_split(spec: str, verify: bool = True) -> Split:
+def load_split(spec: str, verify: bool = True, mask_threshold: float | None = None) -> Split:
     """Load and validate a split by built-in name, registered name (``coco/test``) or manifest path.
 
     Args:
         spec: ``test``, ``train``, ``<dataset>/<name>``, or a path to a ``.jsonl`` or ``.parquet`` manifest.
         verify: check file hashes, sizes and masks (paths, ids and line syntax are always checked).
+        mask_threshold: binarize soft masks at this level (0-1) when checking them (as ``load_mask``).
 
     Raises:
         UsageError: the spec names no split.
         InvalidSampleError: a sample is unusable; the message names it.
     """
     name, path = resolve_split(spec)
-    return read_manifest(path, name=name, verify=verify)
+    return read_manifest(path, name=name, verify=verify, mask_threshold=mask_threshold)
 
 
-def read_manifest(path: str | Path, name: str | None = None, verify: bool = True) -> Split:
+def verify_samples(split: Split, samples: Sequence[Sample], mask_threshold: float | None = None) -> None:
+    """Check the files of ``samples`` (a part of ``split``) as :func:`load_split` does, once per file state.
+
+    A run checks only the samples it will use (``--limit``, its shard and rank), not the whole manifest. The
+    verdict is remembered in ``$RSES_CACHE_DIR/verified/`` under a digest of the manifest, the threshold and
+    every checked file's (real path, size, mtime_ns, ctime_ns, inode): a rerun, a resume or the next method of
+    a suite checks nothing again, while any change to a file (even one that restores its mtime: the ctime
+    moves) checks it again.
+
+    Raises:
+        InvalidSampleError: as :func:`load_split`, naming the sample.
+    """
+    stamp = _verdict_stamp(split, samples, mask_threshold)
+    if stamp is not None and stamp.is_file():
+        return
+    hashes: dict[Path, str] = {}
+    for sample in samples:
+        _verify_files(sample, split.root, hashes, mask_threshold)
+    if stamp is not None:
+        try:
+            write_atomic(stamp, "verified\n", durable=False)
+        except OSError:  # a read-only cache only costs the next run the checks
+            pass
+
+
+def _verdict_stamp(split: Split, samples: Sequence[Sample], mask_threshold: float | None) -> Path | None:
+    """Where the verdict for these samples' files, as they are now, is kept (None: a file is missing)."""
+    digest = hashlib.sha256(f"{split.manifest_sha256}|{mask_threshold!r}".encode())
+    for sample in samples:
+        for file in (sample.source, sample.mask, sample.target):
+            if file is None:
+                continue
+            try:
+                st = os.stat(file)
+            except OSError:
+                return None  # _verify_files names the missing file
+            digest.update(
+                f"|{sample.id}|{os.path.realpath(file)}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}|"
+                f"{st.st_ino}".encode()
+            )
+    return cache_root() / "verified" / digest.hexdigest()
+
+
+def read_manifest(
+    path: str | Path, name: str | None = None, verify: bool = True, mask_threshold: float | None = None
+) -> Split:
     """Read and validate a manifest (``.parquet``: Parquet, else JSON Lines); its directory is the split root."""
     path = Path(path)
     root = path.parent.resolve()
@@ -181,7 +228,7 @@ def read_manifest(path: str | Path, name: str | None = None, verify: bool = True
             )
         first[sample.id] = number
         if verify:
-            _verify_files(sample, root, hashes)
+            _verify_files(sample, root, hashes, mask_threshold)
         samples.append(sample)
     if not samples:
         raise InvalidSampleError(f"Manifest {path} has no samples; write one JSON object per line.")
@@ -287,7 +334,9 @@ def _inside(root: Path, rel: Any, sample_id: str, key: str) -> Path:
     return resolved
 
 
-def _verify_files(sample: Sample, root: Path, hashes: dict[Path, str]) -> None:
+def _verify_files(
+    sample: Sample, root: Path, hashes: dict[Path, str], mask_threshold: float | None = None
+) -> None:
     files = {"source": sample.source, "mask": sample.mask, "target": sample.target}
     for key, file in files.items():
         if file is None:
@@ -314,7 +363,12 @@ def _verify_files(sample: Sample, root: Path, hashes: dict[Path, str]) -> None:
                 f"resize the {key} to the source's size (nearest-neighbour for masks)."
             )
     try:
-        mask = load_mask(sample.mask)
+        mask = load_mask(
+            sample.mask,
+            mask_threshold,
+            hint="A split's masks must be binary: pass --mask-threshold (e.g. 0.5) to rses eval, or save it "
+            "binarised as PNG, e.g. (value > 127) * 255, and rebuild the split; JPEG adds grey values.",
+        )
     except InvalidSampleError as err:
         raise InvalidSampleError(f"Sample {sample.id!r}: {err}") from None
     if not mask.any() or mask.all():
@@ -325,13 +379,11 @@ def _verify_files(sample: Sample, root: Path, hashes: dict[Path, str]) -> None:
 
 
 def _size(path: Path, sample_id: str, key: str) -> tuple[int, int]:
+    """``(width, height)`` as the loaders will decode it (EXIF orientation applied, as for scoring)."""
     try:
-        with Image.open(path) as img:
-            return img.size
-    except OSError as err:
-        raise InvalidSampleError(
-            f"Sample {sample_id!r}: {key} {path} is not a readable image ({err})."
-        ) from None
+        return image_size(path, key.capitalize())
+    except InvalidSampleError as err:
+        raise InvalidSampleError(f"Sample {sample_id!r}: {err}") from None
 
 
 def sample_record(
@@ -358,7 +410,8 @@ def sample_record(
 
 def write_manifest(path: str | Path, records: Sequence[dict[str, Any]]) -> Path:
     """Write records (from :func:`sample_record`) atomically, as Parquet for a ``.parquet`` path, else as
-    JSON Lines; returns the path."""
+    JSON Lines; returns the path.
+    """
     path = Path(path)
     if path.suffix.lower() == ".parquet":
         import pyarrow as pa

@@ -13,10 +13,16 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 
+from rses.metrics.argkinds import array_arguments
 from rses.metrics.regions import background_region, masked_mean
+
+if TYPE_CHECKING:
+    from rses.metrics.backends import LpipsBackend
 
 
 def to_lpips_range(images: torch.Tensor) -> torch.Tensor:
@@ -24,13 +30,16 @@ def to_lpips_range(images: torch.Tensor) -> torch.Tensor:
     return images * 2 - 1
 
 
-def lpips_map(backend, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def lpips_map(backend: LpipsBackend, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``(H, W)`` spatial LPIPS between two ``(3, H, W)`` images in [0, 1] (one batched trunk pass)."""
     f = backend.features(to_lpips_range(torch.stack([a, b])))
     return backend.distance_map([x[:1] for x in f], [x[1:] for x in f], tuple(a.shape[-2:]))[0, 0]
 
 
-def lpips_bg(backend, source: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor, boundary: int = 0) -> float:
+@array_arguments
+def lpips_bg(
+    backend: LpipsBackend, source: torch.Tensor, edited: torch.Tensor, mask: torch.Tensor, boundary: int = 0
+) -> float:
     """LPIPS map of ``edited`` vs ``source`` averaged over the background (minus the boundary band)."""
     return masked_mean(lpips_map(backend, source, edited), background_region(mask, boundary))
 
@@ -44,7 +53,8 @@ def upsample_weights(region: torch.Tensor, size: tuple[int, int]) -> torch.Tenso
     (height, width), (h, w) = region.shape, size
 
     def interpolation(n: int, out: int) -> torch.Tensor:  # (n, out): row i is the upsampled i-th unit vector
-        return F.interpolate(torch.eye(n)[:, None], size=out, mode="linear", align_corners=False)[:, 0]
+        eye = torch.eye(n, device=region.device)[:, None]
+        return F.interpolate(eye, size=out, mode="linear", align_corners=False)[:, 0]
 
     # float32 is ample: each weight sums a few dozen products of interpolation coefficients in [0, 1]
     return (interpolation(h, height) @ region.to(torch.float32) @ interpolation(w, width).T).to(torch.float64)
@@ -56,11 +66,18 @@ def region_mean(layer_maps: list[torch.Tensor], region: torch.Tensor, weights: d
     Equals ``masked_mean(sum of upsampled layer maps, region)`` (to float rounding); ``weights`` caches
     :func:`upsample_weights` per map size for this region.
     """
+    return float(region_mean_t(layer_maps, region, weights))
+
+
+def region_mean_t(
+    layer_maps: list[torch.Tensor], region: torch.Tensor, weights: dict | None = None
+) -> torch.Tensor:
+    """:func:`region_mean` as a float64 0-d tensor on the maps' device (no host transfer)."""
     weights = {} if weights is None else weights
-    total = 0.0
+    total = 0
     for layer_map in layer_maps:
         size = tuple(layer_map.shape[-2:])
         if size not in weights:
-            weights[size] = upsample_weights(region.cpu(), size).to(layer_map.device)
-        total += float((layer_map[0, 0].to(torch.float64) * weights[size]).sum())
-    return total / int(region.sum())
+            weights[size] = upsample_weights(region.to(layer_map.device), size)
+        total = total + (layer_map[0, 0].to(torch.float64) * weights[size]).sum()
+    return total / region.sum().to(total.device)

@@ -41,14 +41,23 @@ def background_region(mask: torch.Tensor, boundary: int = 0, sample_id: str = "?
     grown = F.max_pool2d(mask[None, None].float(), (k, 1), stride=1, padding=(boundary, 0))
     grown = F.max_pool2d(grown, (1, k), stride=1, padding=(0, boundary))[0, 0] > 0
     if grown.all():
-        raise InvalidSampleError(f"Sample {sample_id}: a boundary band of {boundary} px covers the whole background; "
-                                 "use a smaller boundary.")
+        raise InvalidSampleError(
+            f"Sample {sample_id}: a boundary band of {boundary} px covers the whole background; "
+            "use a smaller boundary."
+        )
     return ~grown
 
 
 def masked_mean(values: torch.Tensor, region: torch.Tensor) -> float:
     """Mean of a ``(H, W)`` or ``(C, H, W)`` map over the pixels where ``region`` is True (all channels)."""
+    return float(masked_mean_t(values, region))
+
+
+def masked_mean_t(values: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+    """:func:`masked_mean` as a float64 0-d tensor on ``values``' device (no host transfer)."""
     if values.dim() == 2:
         values = values[None]
-    total = torch.where(region, values, 0).sum(dtype=torch.float64)  # zeros outside: exact for any content there
-    return float(total) / (int(region.sum()) * values.shape[0])
+    total = torch.where(region, values, 0).sum(
+        dtype=torch.float64
+    )  # zeros outside: exact for any content there
+    return total / (region.sum() * values.shape[0])

@@ -4,7 +4,8 @@
 grown by ``padding`` (10 % of the box side) and clamped to the image, so background pixels inside the box
 count, as in the paper. ``rsm_strict`` fills those background pixels with the CLIP mean colour first.
 ``rsm_gain`` = RSM(edited) - RSM(source): the paper's RSM moves only in the third decimal across methods,
-so the per-image baseline matters.
+so the per-image baseline matters. The crop reaches CLIP through the crop policy of
+:mod:`rses.metrics.clip_views` (default ``letterbox``: the whole box is seen, whatever its aspect ratio).
 
 Example:
     >>> import numpy as np, torch
@@ -18,10 +19,17 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
+from rses.metrics.argkinds import array_arguments
+from rses.metrics.clip_views import DEFAULT_CROP_POLICY, embed_regions
 from rses.metrics.regions import padded_box
+
+if TYPE_CHECKING:
+    from rses.metrics.backends import OpenClipBackend
 
 RSM_PADDING = 0.1
 STYLE_TEMPLATE = "a {style} style image"
@@ -32,8 +40,12 @@ def style_text(style: str, template: str = STYLE_TEMPLATE) -> str:
     return template.format(style=style.replace("-", " ").replace("_", " "))
 
 
-def object_crop(image: np.ndarray, mask: torch.Tensor, padding: float = RSM_PADDING,
-                fill: tuple[int, int, int] | None = None) -> np.ndarray:
+def object_crop(
+    image: np.ndarray,
+    mask: torch.Tensor,
+    padding: float = RSM_PADDING,
+    fill: tuple[int, int, int] | None = None,
+) -> np.ndarray:
     """The padded box crop of a uint8 ``(H, W, 3)`` image; with ``fill``, non-object pixels get that colour."""
     top, bottom, left, right = padded_box(mask, padding)
     crop = image[top:bottom, left:right]
@@ -47,15 +59,39 @@ def rsm_from_embeddings(image_emb: torch.Tensor, text_emb: torch.Tensor) -> torc
     return (1 + (image_emb * text_emb).sum(dim=-1)) / 2
 
 
-def rsm(backend, image: np.ndarray, mask: torch.Tensor, style: str, padding: float = RSM_PADDING,
-        template: str = STYLE_TEMPLATE, strict: bool = False) -> float:
+@array_arguments
+def rsm(
+    backend: OpenClipBackend,
+    image: np.ndarray,
+    mask: torch.Tensor,
+    style: str,
+    padding: float = RSM_PADDING,
+    template: str = STYLE_TEMPLATE,
+    strict: bool = False,
+    crop_policy: str = DEFAULT_CROP_POLICY,
+) -> float:
     """RSM of one uint8 image (``strict=True``: background inside the box filled with ``backend.fill``)."""
     crop = object_crop(image, mask, padding, backend.fill if strict else None)
     text = backend.encode_texts([style_text(style, template)])
-    return float(rsm_from_embeddings(backend.encode_images([crop]), text)[0])
+    return float(rsm_from_embeddings(embed_regions(backend, [crop], crop_policy), text)[0])
 
 
-def rsm_gain(backend, source: np.ndarray, edited: np.ndarray, mask: torch.Tensor, style: str,
-             padding: float = RSM_PADDING, template: str = STYLE_TEMPLATE) -> float:
-    """RSM(edited) - RSM(source): how much closer to the style the object's box moved."""
-    return rsm(backend, edited, mask, style, padding, template) - rsm(backend, source, mask, style, padding, template)
+@array_arguments
+def rsm_gain(
+    backend: OpenClipBackend,
+    source: np.ndarray,
+    edited: np.ndarray,
+    mask: torch.Tensor,
+    style: str,
+    padding: float = RSM_PADDING,
+    template: str = STYLE_TEMPLATE,
+    crop_policy: str = DEFAULT_CROP_POLICY,
+) -> float:
+    """RSM(edited) - RSM(source): how much closer to the style the object's box moved (0.0 if the crops are equal)."""
+    crops = [object_crop(image, mask, padding) for image in (edited, source)]
+    if np.array_equal(crops[0], crops[1]):
+        return 0.0
+    sims = rsm_from_embeddings(
+        embed_regions(backend, crops, crop_policy), backend.encode_texts([style_text(style, template)])
+    )
+    return float(sims[0] - sims[1])

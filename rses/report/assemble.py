@@ -72,7 +72,7 @@ def collect(
         style_metric=x,
         background_metric=y,
         score_note=note,
-        leaderboard=_leaderboard(runs, metrics),
+        leaderboard=_leaderboard(runs, metrics, samples, directions),
         per_method=breakdown.per_method(samples, metrics),
         by_style=breakdown.breakdown(samples, "style", metrics),
         by_size=breakdown.breakdown(samples, "size", metrics),
@@ -80,11 +80,31 @@ def collect(
     )
 
 
-def _leaderboard(runs: Sequence[RunInfo], metrics: Sequence[str]) -> pd.DataFrame:
-    from rses.leaderboard import leaderboard_table
+def _leaderboard(
+    runs: Sequence[RunInfo], metrics: Sequence[str], samples: pd.DataFrame, directions: Mapping[str, bool]
+) -> pd.DataFrame:
+    """One row per run, sorted by the combined score, which is the second column (after ``method``, the run's
+    label), so it is on screen however many metrics follow.
 
-    table, names = leaderboard_table([run.run for run in runs], metrics)
-    table = table.rename(columns={f"{m}_mean": m for m in names} | {"backend": "metric_backend"})
+    The combined score is the runs' combined metric (``rses``, else ``rses_ref``) when one was scored, else
+    ``combined``: the mean over the run's ok samples of the per-sample score the worst/best table ranks by.
+    """
+    from rses.leaderboard import combined_metric, leaderboard_table
+
+    table = pd.concat([leaderboard_table([run.run], metrics)[0] for run in runs], ignore_index=True)
+    table = table.rename(columns={f"{m}_mean": m for m in metrics} | {"backend": "metric_backend"})
+    table["method"] = [run.label for run in runs]
+    key = combined_metric(metrics)
+    if key is None:
+        key = "combined"
+        means = samples[samples["status"] == "ok"].groupby("method")["combined"].mean()
+        table[key] = table["method"].map(means)
+    ascending = not directions.get(key, True)
+    table = table.sort_values(key, ascending=ascending, na_position="last", kind="stable")
+    first = ["method", key, f"{key}_ci_low", f"{key}_ci_high"]
+    tail = ["sees_mask", "n", "split", "metric_backend"]
+    rest = [c for c in table.columns if c not in first and c not in tail and c != "run"]
+    table = table[[c for c in first if c in table.columns] + rest + tail].reset_index(drop=True)
     return table.assign(sees_mask=table["sees_mask"].map({True: "yes", False: "no"}))
 
 
@@ -120,27 +140,48 @@ def write_plots(
             data.by_size, "size", data.plotted, data.directions, out_dir / "by-size.png"
         ),
     }
-    grid_ids = plots.pick_grid_samples(data.samples, n_grid) if n_grid else []
+    sources = sources if sources is not None else source_lookup(data.runs)
+    photos = {sid: str(source) for sid, (source, _) in sources.items()}
+    grid_ids = plots.pick_grid_samples(data.samples, n_grid, photos) if n_grid else []
     if grid_ids:
-        sources = sources if sources is not None else source_lookup(data.runs)
         written["grid"] = plots.qualitative_grid(
             data.samples, sources, grid_ids, methods, out_dir / "grid.png"
         )
     return written
 
 
+def coverage(data: ReportData) -> dict[str, tuple[list[str], dict[str, list[str]]]]:
+    """Per figure of :func:`write_plots`: the runs it draws, and those it leaves out with the metrics they lack.
+
+    Every run is in exactly one of the two, so a report can say which runs a figure does not show.
+    """
+    out = {
+        "tradeoff": plots.drawable(data.per_method, data.plotted),
+        "by-style": plots.drawable(data.by_style, data.plotted),
+        "by-size": plots.drawable(data.by_size, data.plotted),
+    }
+    labels = [run.label for run in data.runs]
+    for name, (drawn, left_out) in out.items():  # runs with no ok sample are absent from the tables
+        absent = [m for m in labels if m not in drawn and m not in left_out]
+        left_out.update({m: ["ok samples"] for m in absent})
+        out[name] = (drawn, left_out)
+    return out
+
+
 def extremes(data: ReportData, k: int = 2) -> pd.DataFrame:
     """Each method's ``k`` worst then ``k`` best ok samples by combined score, with a ``rank`` column.
 
-    ``rank`` reads ``worst 1``, ``worst 2``, ..., ``best 1`` (best first among the best). A method with fewer
-    than ``2k`` ok samples shows each sample once.
+    ``rank`` reads ``worst 1``, ``worst 2``, ..., ``best 1`` (best first among the best). Equal scores (an
+    identity run scores every sample alike) are taken in sample-id order, in both lists. A method with
+    fewer than ``2k`` ok samples shows each sample once.
     """
     rows = []
     ok = data.samples[data.samples["status"] == "ok"]
     for method in [run.label for run in data.runs]:
-        part = ok[ok["method"] == method].sort_values(["combined", "sample_id"], kind="stable")
-        worst = part.head(k)
-        best = part.drop(worst.index).tail(k).iloc[::-1]
+        part = ok[ok["method"] == method]
+        worst = part.sort_values(["combined", "sample_id"], ascending=[True, True]).head(k)
+        rest = part.drop(worst.index)
+        best = rest.sort_values(["combined", "sample_id"], ascending=[False, True]).head(k)
         rows.append(worst.assign(rank=[f"worst {i + 1}" for i in range(len(worst))]))
         rows.append(best.assign(rank=[f"best {i + 1}" for i in range(len(best))]))
     return pd.concat(rows, ignore_index=True) if rows else ok.head(0).assign(rank=[])

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,6 +58,8 @@ def breakdown(
         samples: the pooled per-sample table (``method``, ``status``, the ``by`` column, metric columns).
         by: the grouping column, e.g. ``"style"`` or ``"size"`` (see :func:`with_size`).
         metrics: metric columns to summarize.
+        n_resamples: bootstrap resamples per CI.
+        seed: the bootstrap's random seed.
 
     Returns:
         One row per ``(method, by)`` with ``n`` and, per metric, ``<m>``, ``<m>_ci_low``, ``<m>_ci_high``.
@@ -84,18 +87,18 @@ def with_size(samples: pd.DataFrame, bins: SizeBins = DEFAULT_SIZE_BINS) -> pd.D
     return samples.assign(size=size_bin(samples["mask_area"], bins))
 
 
-def by_style(samples: pd.DataFrame, metrics: Sequence[str], **kwargs) -> pd.DataFrame:
+def by_style(samples: pd.DataFrame, metrics: Sequence[str], **kwargs: Any) -> pd.DataFrame:
     """:func:`breakdown` per style."""
     return breakdown(samples, "style", metrics, **kwargs)
 
 
 def by_size(
-    samples: pd.DataFrame, metrics: Sequence[str], bins: SizeBins = DEFAULT_SIZE_BINS, **kwargs
+    samples: pd.DataFrame, metrics: Sequence[str], bins: SizeBins = DEFAULT_SIZE_BINS, **kwargs: Any
 ) -> pd.DataFrame:
     """:func:`breakdown` per object size (see :class:`SizeBins`)."""
     return breakdown(with_size(samples, bins), "size", metrics, **kwargs)
 
 
-def per_method(samples: pd.DataFrame, metrics: Sequence[str], **kwargs) -> pd.DataFrame:
+def per_method(samples: pd.DataFrame, metrics: Sequence[str], **kwargs: Any) -> pd.DataFrame:
     """:func:`breakdown` over each method's whole run (one row per method, no group column)."""
     return breakdown(samples.assign(_all="all"), "_all", metrics, **kwargs).drop(columns="_all")

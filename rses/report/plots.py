@@ -11,28 +11,106 @@ one PNG and return its path, so they are safe in headless runs and threads.
 
 from __future__ import annotations
 
+import functools
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
 
-from rses.io import load_image, load_mask
+from rses.pixels import load_image, load_mask
 from rses.report.pareto import pareto_front
 
 #: sample id -> (source image path, mask path)
 SourceLookup = Mapping[str, tuple[Path, Path]]
 
 _DPI = 110
+#: Text settings every figure is drawn and saved under: user-supplied names are never parsed as markup.
+LITERAL_TEXT = {"text.usetex": False, "text.parse_math": False}
+
+
+def _literal_text(draw: Any):
+    """Run a figure function under ``LITERAL_TEXT`` (texts read these settings when made and when drawn)."""
+
+    @functools.wraps(draw)
+    def drawn(*args: Any, **kwargs: Any):
+        with matplotlib.rc_context(LITERAL_TEXT):
+            return draw(*args, **kwargs)
+
+    return drawn
+
+
+#: Method colours: tab20's strong shades first, then its light ones (neighbours in the registry differ).
+_PALETTE = tuple(matplotlib.colormaps["tab20"].colors[0::2] + matplotlib.colormaps["tab20"].colors[1::2])
 
 
 def method_colors(methods: Sequence[str]) -> dict[str, tuple[float, ...]]:
-    """One fixed colour per method (matplotlib's ``tab10`` cycle, in the given order) for every figure."""
-    palette = matplotlib.colormaps["tab10"].colors
-    return {m: palette[i % len(palette)] for i, m in enumerate(methods)}
+    """One colour per method that depends on the method, not on the argument order, in every figure and table.
+
+    A registered editor takes the ``tab20`` colour of its place in the sorted registry (so ``paste-style``
+    is the same colour in ``rses plot``, ``rses report`` and any subset of runs); any other label a colour
+    from a hash of its name. A label ``"<method> (<run dir>)"`` (two runs of one method) starts from its
+    method's colour; labels that would share a colour take the next free one, in sorted order.
+
+    Example:
+        >>> a = method_colors(["paste-style", "identity"]); b = method_colors(["identity", "paste-style"])
+        >>> a == b and a["identity"] != a["paste-style"]
+        True
+    """
+    from rses.editing import EDITORS
+
+    palette = _PALETTE
+    known = sorted(EDITORS.names())
+    out: dict[str, tuple[float, ...]] = {}
+    used: set[int] = set()
+    for label in sorted(dict.fromkeys(methods)):
+        base = label.split(" (", 1)[0]
+        index = known.index(base) if base in known else zlib.crc32(base.encode())
+        index %= len(palette)
+        for step in range(len(palette)):
+            if (index + step) % len(palette) not in used or len(used) >= len(palette):
+                index = (index + step) % len(palette)
+                break
+        used.add(index)
+        out[label] = palette[index]
+    return {m: out[m] for m in methods}
+
+
+def color_hex(color: Sequence[float]) -> str:
+    """``#rrggbb`` of an RGB tuple in [0, 1] (for the HTML page's colour swatches)."""
+    return "#" + "".join(f"{round(255 * c):02x}" for c in color[:3])
+
+
+def drawable(table: pd.DataFrame, metrics: Sequence[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """The methods of ``table`` that have a value for every metric, and the others with what they lack.
+
+    Example:
+        >>> t = pd.DataFrame({"method": ["a", "b"], "x": [1.0, 2.0], "y": [0.5, float("nan")]})
+        >>> drawable(t, ["x", "y"])
+        (['a'], {'b': ['y']})
+    """
+    drawn, left_out = [], {}
+    for method in pd.unique(table["method"]):
+        part = table[table["method"] == method]
+        lacking = [m for m in metrics if m not in part or not part[m].notna().any()]
+        if lacking:
+            left_out[str(method)] = lacking
+        else:
+            drawn.append(str(method))
+    return drawn, left_out
+
+
+def left_out_note(left_out: Mapping[str, Sequence[str]]) -> str:
+    """``"Not drawn: a (no rsm), b (no rsm, lpips_bg)"``, or "" when every run is drawn."""
+    if not left_out:
+        return ""
+    return "Not drawn: " + ", ".join(f"{m} (no {', '.join(lack)})" for m, lack in left_out.items())
 
 
 def direction_label(metric: str, higher_is_better: bool) -> str:
@@ -40,6 +118,7 @@ def direction_label(metric: str, higher_is_better: bool) -> str:
     return f"{metric} ({'higher' if higher_is_better else 'lower'} is better)"
 
 
+@_literal_text
 def tradeoff_plot(
     per_method: pd.DataFrame,
     x: str,
@@ -49,93 +128,206 @@ def tradeoff_plot(
     sees_mask: Iterable[str] = (),
     title: str = "",
 ) -> Path:
+    """Write :func:`tradeoff_figure` as the PNG ``out``; returns its path."""
+    return _save(tradeoff_figure(per_method, x, y, directions, sees_mask, title), out)
+
+
+@_literal_text
+def tradeoff_figure(
+    per_method: pd.DataFrame,
+    x: str,
+    y: str,
+    directions: Mapping[str, bool],
+    sees_mask: Iterable[str] = (),
+    title: str = "",
+) -> Figure:
     """Scatter each method's mean ``x`` against mean ``y`` with CI bars and the Pareto front.
+
+    Methods without a value of ``x`` or ``y`` are not drawn; a note under the axes names them (see
+    :func:`drawable`). Labels are placed where they overlap no other label, and the legend lists only what
+    is drawn (the front's dashed line only when it joins two or more methods), outside the axes.
 
     Args:
         per_method: one row per method with ``method``, ``x``, ``y`` and their ``_ci_low``/``_ci_high``
             columns (see :func:`rses.report.breakdown.per_method`).
-        x: the style-success metric; y: the background-distortion metric.
+        x: the style-success metric.
+        y: the background-distortion metric.
         directions: ``{metric: higher_is_better}``.
-        out: PNG path to write.
         sees_mask: labels of methods that saw the ground-truth mask (drawn as squares).
         title: figure title.
     """
     masked = set(sees_mask)
     colors = method_colors(list(per_method["method"]))
-    front = pareto_front(per_method[x], per_method[y], directions[x], directions[y])
-    fig = Figure(figsize=(6.4, 4.8), dpi=_DPI, layout="constrained")
+    drawn, left_out = drawable(per_method, [x, y])
+    shown = per_method[per_method["method"].isin(drawn)].reset_index(drop=True)
+    front = (
+        pareto_front(shown[x], shown[y], directions[x], directions[y]) if len(shown) else np.zeros(0, bool)
+    )
+    fig = Figure(figsize=(7.2, 4.8), dpi=_DPI, layout="constrained")
     ax = fig.add_subplot()
-    for (_, row), on_front in zip(per_method.iterrows(), front, strict=True):
+    labels, handles = [], []  # legend handles given explicitly: matplotlib drops labels starting with "_"
+    for (_, row), on_front in zip(shown.iterrows(), front, strict=True):
         xerr = [[row[x] - row[f"{x}_ci_low"]], [row[f"{x}_ci_high"] - row[x]]]
         yerr = [[row[y] - row[f"{y}_ci_low"]], [row[f"{y}_ci_high"] - row[y]]]
         marker = "s" if row["method"] in masked else "o"
-        ax.errorbar(
+        handle = ax.errorbar(
             row[x],
             row[y],
-            xerr=xerr,
-            yerr=yerr,
+            xerr=np.nan_to_num(xerr),
+            yerr=np.nan_to_num(yerr),
             fmt=marker,
             capsize=3,
             label=row["method"],
             color=colors[row["method"]],
         )
+        handles.append((handle, str(row["method"])))
         if on_front:
             ax.plot(row[x], row[y], "o", ms=16, mfc="none", mec="black", lw=1)
-        ax.annotate(row["method"], (row[x], row[y]), textcoords="offset points", xytext=(6, 6), fontsize=8)
-    order = np.argsort(per_method[x].to_numpy()[front])
-    ax.plot(
-        per_method[x].to_numpy()[front][order],
-        per_method[y].to_numpy()[front][order],
-        "k--",
-        lw=1,
-        label="Pareto front",
-    )
+        labels.append(
+            ax.annotate(
+                row["method"],
+                (row[x], row[y]),
+                textcoords="offset points",
+                xytext=(6, 6),
+                fontsize=8,
+                arrowprops={"arrowstyle": "-", "color": "0.55", "lw": 0.6, "shrinkA": 1, "shrinkB": 4},
+            )
+        )
+    if front.sum() >= 2:
+        order = np.argsort(shown[x].to_numpy()[front])
+        (line,) = ax.plot(shown[x].to_numpy()[front][order], shown[y].to_numpy()[front][order], "k--", lw=1)
+        handles.append((line, "Pareto front"))
     ax.set_xlabel(direction_label(x, directions[x]))
     ax.set_ylabel(direction_label(y, directions[y]))
     ax.set_title(title or f"{x} vs {y} (squares saw the mask; ringed: Pareto front)", fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
-    return _save(fig, out)
+    if drawn:
+        fig.legend(*zip(*handles, strict=True), fontsize=7, loc="outside right upper")
+    if left_out:
+        fig.text(0.01, 0.01, left_out_note(left_out), fontsize=7, color="0.3", wrap=True)
+    fig.get_layout_engine().execute(fig)
+    place_labels(fig, labels)
+    return fig
 
 
+#: Offsets (points) tried for a point's label, nearest first; a thin line joins a label to its point.
+_LABEL_OFFSETS = (
+    (6, 6),
+    (6, -14),
+    (-6, 6),
+    (-6, -14),
+    (0, 12),
+    (0, -20),
+    (10, 0),
+    (-10, 0),
+    (14, 22),
+    (-14, 22),
+    (14, -30),
+    (-14, -30),
+    (0, 34),
+    (0, -42),
+    (30, 40),
+    (-30, 40),
+    (0, 56),
+    (0, -64),
+)
+
+
+def place_labels(fig: Figure, labels: Sequence[matplotlib.text.Annotation]) -> None:
+    """Move each annotation to the first offset of :data:`_LABEL_OFFSETS` where its text box overlaps no label
+    placed before it and no labelled point, and stays inside the axes; when none does, to the offset with
+    the fewest overlaps.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    renderer = canvas.get_renderer()
+    axes_box = labels[0].axes.get_window_extent(renderer) if labels else None
+    placed: list = []  # label boxes placed so far, and a box around every labelled point (its marker)
+    for label in labels:
+        px, py = label.axes.transData.transform(label.xy)
+        placed.append(Bbox.from_extents(px - 5, py - 5, px + 5, py + 5))
+
+    def text_box(label: matplotlib.text.Annotation, dx: float, dy: float) -> Bbox:
+        label.set_position((dx, dy))
+        label.set_horizontalalignment("right" if dx < 0 else "center" if dx == 0 else "left")
+        label.update_positions(renderer)
+        return Text.get_window_extent(label, renderer).expanded(1.05, 1.15)  # the text alone, not the line
+
+    for label in labels:
+        scored = []
+        for rank, (dx, dy) in enumerate(_LABEL_OFFSETS):
+            box = text_box(label, dx, dy)
+            inside = axes_box.contains(box.x0, box.y0) and axes_box.contains(box.x1, box.y1)
+            hits = sum(box.overlaps(other) for other in placed)
+            scored.append((hits, not inside, rank))
+            if not hits and inside:
+                break
+        _, _, rank = min(scored)
+        placed.append(text_box(label, *_LABEL_OFFSETS[rank]))
+
+
+@_literal_text
 def group_bars(
     table: pd.DataFrame, by: str, metrics: Sequence[str], directions: Mapping[str, bool], out: str | Path
 ) -> Path:
+    """Write :func:`group_bars_figure` as the PNG ``out``; returns its path."""
+    return _save(group_bars_figure(table, by, metrics, directions), out)
+
+
+@_literal_text
+def group_bars_figure(
+    table: pd.DataFrame, by: str, metrics: Sequence[str], directions: Mapping[str, bool]
+) -> Figure:
     """Grouped bars of each metric per ``by`` group (x) and method (colour), with 95% CI error bars.
+
+    The legend sits above the panels (never over a bar); a bar of height zero is drawn as a thick line in its
+    colour so it stays visible; methods with no value of a metric are named under the panels.
 
     Args:
         table: a breakdown table (:func:`rses.report.breakdown.breakdown`).
         by: its group column (``"style"`` or ``"size"``).
         metrics: one panel per metric.
         directions: ``{metric: higher_is_better}`` for the axis labels.
-        out: PNG path to write.
     """
     groups = list(pd.unique(table[by]))
     methods = list(pd.unique(table["method"]))
+    drawn, left_out = drawable(table, metrics)
     width = 0.8 / max(len(methods), 1)
     colors = method_colors(methods)
-    fig = Figure(figsize=(max(4.0, 1.2 * len(groups)) * len(metrics), 3.8), dpi=_DPI, layout="constrained")
+    fig = Figure(figsize=(max(4.0, 1.2 * len(groups)) * len(metrics), 4.2), dpi=_DPI, layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    handles = {}  # one legend entry per drawn method, given explicitly (matplotlib drops labels starting "_")
     for ax, metric in zip(axes, metrics, strict=True):
         for i, method in enumerate(methods):
             part = table[table["method"] == method].set_index(by).reindex(groups)
-            mean = part[metric].to_numpy(dtype=float)
-            err = np.stack([mean - part[f"{metric}_ci_low"], part[f"{metric}_ci_high"] - mean]).astype(float)
-            ax.bar(
-                np.arange(len(groups)) + (i - (len(methods) - 1) / 2) * width,
-                mean,
-                width,
-                yerr=err,
-                capsize=2,
-                label=method,
-                color=colors[method],
-            )
+            mean = part[metric].to_numpy(dtype=float) if metric in part else np.full(len(groups), np.nan)
+            low = part.get(f"{metric}_ci_low", pd.Series(np.nan, index=part.index)).to_numpy(dtype=float)
+            high = part.get(f"{metric}_ci_high", pd.Series(np.nan, index=part.index)).to_numpy(dtype=float)
+            err = np.nan_to_num(np.stack([mean - low, high - mean]))
+            xs = np.arange(len(groups)) + (i - (len(methods) - 1) / 2) * width
+            bars = ax.bar(xs, mean, width, yerr=err, capsize=2, color=colors[method])
+            if method in drawn:
+                handles.setdefault(method, bars)
+            flat = np.isfinite(mean) & (mean == 0)
+            ax.hlines(mean[flat], xs[flat] - width / 2, xs[flat] + width / 2, colors=[colors[method]], lw=3)
         ax.set_xticks(np.arange(len(groups)), [str(g) for g in groups])
         ax.set_ylabel(direction_label(metric, directions.get(metric, True)))
         ax.set_title(f"{metric} by {by} (95% CI)", fontsize=9)
         ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(fontsize=7)
-    return _save(fig, out)
+        ax.axhline(0, color="0.4", lw=0.8, zorder=0.5)
+    if drawn:
+        fig.legend(
+            list(handles.values()),
+            [str(m) for m in handles],
+            fontsize=7,
+            loc="outside upper center",
+            ncols=min(len(drawn), 6),
+        )
+    if left_out:
+        fig.text(0.01, 0.005, left_out_note(left_out), fontsize=7, color="0.3")
+    return fig
 
 
 @dataclass(frozen=True)
@@ -167,29 +359,43 @@ def grid_layout(
     return ["source", "mask", *methods], rows
 
 
-def pick_grid_samples(samples: pd.DataFrame, n: int = 4) -> list[str]:
-    """Up to ``n`` sample ids that every method edited successfully, cycling through the styles.
+def pick_grid_samples(
+    samples: pd.DataFrame, n: int = 4, photos: Mapping[str, str] | None = None
+) -> list[str]:
+    """Up to ``n`` sample ids that every method edited successfully, from as many photos as possible.
 
-    Within a style it takes the sample whose object was shown least so far (ties: sorted id), so the grid
-    varies both style and object. Deterministic.
+    It cycles through the styles; within a style it takes the sample whose photo (``photos[sample_id]``, e.g.
+    the source path; default the object name) and then object were shown least so far (ties: sorted id),
+    so the grid varies photo, object and style. Deterministic.
     """
     methods = samples["method"].nunique()
     ok = samples[samples["status"] == "ok"]
     counts = ok.groupby("sample_id")["method"].nunique()
     common = ok[ok["sample_id"].isin(counts[counts == methods].index)].drop_duplicates("sample_id")
+    photo = {
+        sid: (photos or {}).get(sid, obj)
+        for sid, obj in zip(common["sample_id"], common["object_name"], strict=True)
+    }
     pools = {style: part.sort_values("sample_id") for style, part in common.groupby("style", sort=True)}
+    shown_photo: dict[str, int] = {}
     shown: dict[str, int] = {}
     picked: list[str] = []
     while len(picked) < n and any(len(pool) for pool in pools.values()):
         for style, pool in pools.items():
             if len(pool) and len(picked) < n:
-                choice = pool.loc[pool["object_name"].map(lambda o: shown.get(o, 0)).idxmin()]
+                key = [
+                    shown_photo.get(photo[sid], 0) * 10_000 + shown.get(obj, 0)
+                    for sid, obj in zip(pool["sample_id"], pool["object_name"], strict=True)
+                ]
+                choice = pool.iloc[int(np.argmin(key))]
                 shown[choice["object_name"]] = shown.get(choice["object_name"], 0) + 1
+                shown_photo[photo[choice["sample_id"]]] = shown_photo.get(photo[choice["sample_id"]], 0) + 1
                 picked.append(choice["sample_id"])
                 pools[style] = pool.drop(choice.name)
     return picked
 
 
+@_literal_text
 def qualitative_grid(
     samples: pd.DataFrame,
     sources: SourceLookup,
@@ -227,6 +433,7 @@ def qualitative_grid(
     return _save(fig, out)
 
 
+@_literal_text
 def _save(fig: Figure, out: str | Path) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,24 +1,26 @@
-"""Regenerate the committed leaderboard: every weight-free editor on a built-in split, weight-free metrics.
+"""Regenerate the committed leaderboard: every weight-free editor on a built-in split, weight-free metrics
+plus, given a real LPIPS trunk (``--lpips-weights``), the LPIPS metrics.
 
 Writes into ``leaderboard/`` (by default):
 
 * ``builtin-<split>.md`` and ``builtin-<split>.csv``: the leaderboard (:func:`rses.leaderboard.render`), whose
   columns say which editors saw the mask and which metric backend scored them;
+* the per-style and per-object-size breakdowns, between the ``<!-- breakdowns -->`` markers of
+  ``README.md`` there (when it has them);
 * ``baseline-builtin-<split>.json``: the drift baseline (:mod:`rses.drift` format) of ``baseline_method``'s
   run, which CI checks with ``rses check RUN --baseline leaderboard/baseline-builtin-test.json``.
 
 The runs themselves go to ``runs/leaderboard/<method>-<split>`` (resumable, edits cached).
 
-Usage::
+Usage (``python -m rses.report.publish`` still works, as a deprecated shim for one release)::
 
-    python -m rses.report.publish            # or: rses publish-leaderboard
+    rses publish-leaderboard
+    rses publish-leaderboard --lpips-weights ../shared/weights/alexnet-owt-7be5be79.safetensors
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
-import shlex
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -35,10 +37,22 @@ BASELINE_METHOD = "paste-style"
 
 
 def weight_free_editors() -> list[str]:
-    """Names of the registered editors that need no weights (``Editor.weights() == []``), registry order."""
-    from rses.editing import EDITORS
+    """Names of the registered editors that need no weights (``Editor.weights() == []``), registry order.
 
-    return [name for name in EDITORS.names() if not EDITORS.get(name)().weights()]
+    Editors that cannot run with their default config (``folder`` needs ``--edits``) are left out.
+    """
+    from rses.editing import EDITORS
+    from rses.errors import UsageError
+
+    names = []
+    for name in EDITORS.names():
+        try:
+            editor = EDITORS.get(name)()
+        except UsageError:
+            continue
+        if not editor.weights():
+            names.append(name)
+    return names
 
 
 def publish(
@@ -49,9 +63,12 @@ def publish(
     baseline_method: str = BASELINE_METHOD,
     command: str = "python -m rses.report.publish",
     progress: bool = True,
+    lpips_weights: str | Path | None = None,
 ) -> dict[str, Path]:
     """Run every weight-free editor on ``split`` and write the leaderboard and the drift baseline.
 
+    ``lpips_weights`` (a torchvision AlexNet state dict file) adds the ``lpips`` group (``lpips_bg``,
+    ``lpips_in``, ``rses_ref_lpips``) to ``metrics``; the header names the file's sha256.
     Returns ``{"md": ..., "csv": ..., "baseline": ...}``.
     """
     from rses.data.manifest import resolve_split
@@ -69,12 +86,30 @@ def publish(
             f"--baseline-method {baseline_method!r} is not a weight-free editor; pick one of {editors}."
         )
     split_name = safe_split_name(resolve_split(split)[0])
+    trunk = ""
+    if lpips_weights is not None:
+        from rses.weights import sha256_file
+
+        if not Path(lpips_weights).is_file():
+            raise UsageError(
+                f"--lpips-weights {lpips_weights} is not a file; give a torchvision AlexNet state dict "
+                "(.safetensors), e.g. the trunk named in leaderboard/README.md."
+            )
+        metrics = f"{metrics},lpips"
+        trunk = f"LPIPS AlexNet trunk sha256 `{sha256_file(Path(lpips_weights))}`. "
     runs = {}
     for method in editors:
         run_dir = runs_dir / f"{method}-{split_name}"
         log.info("running %s on %s", method, split)
         run_eval(
-            RunConfig(method=method, split=split, out=run_dir, metrics=metrics, command=command),
+            RunConfig(
+                method=method,
+                split=split,
+                out=run_dir,
+                metrics=metrics,
+                command=command,
+                lpips_weights=None if lpips_weights is None else str(lpips_weights),
+            ),
             progress=progress,
         )
         runs[method] = load_run(run_dir)
@@ -84,7 +119,7 @@ def publish(
     header = (
         f"# Leaderboard: built-in `{split}` split, weight-free editors and metrics\n\n"
         f"Regenerate with `{command}` (rses {rses.__version__}, {datetime.now(timezone.utc):%Y-%m-%d}). "
-        f"Split manifest sha256 `{first.get('split_manifest_sha256', '')}`; metrics `{metrics}`. "
+        f"Split manifest sha256 `{first.get('split_manifest_sha256', '')}`; metrics `{metrics}`. {trunk}"
         "*sees mask = yes*: the editor was given the ground-truth mask. "
         "Cells: mean ± half the 95% bootstrap CI.\n\n"
     )
@@ -92,28 +127,54 @@ def publish(
     write_atomic(paths["md"], header + render(list(runs.values()), "md"))
     write_atomic(paths["csv"], render(list(runs.values()), "csv"))
     write_baseline(paths["baseline"], make_baseline(runs[baseline_method], None, command))
+    readme = out / "README.md"
+    if readme.exists() and BEGIN in (text := readme.read_text(encoding="utf-8")):
+        tables = breakdown_markdown([runs_dir / f"{method}-{split_name}" for method in editors])
+        head, rest = text.split(BEGIN, 1)
+        write_atomic(readme, f"{head}{BEGIN}\n{tables}{END}{rest.split(END, 1)[1]}")
+        paths["readme"] = readme
     return paths
 
 
+BEGIN, END = "<!-- breakdowns -->", "<!-- /breakdowns -->"
+#: The breakdown columns, those a run has: the combined scores and their preservation terms.
+BREAKDOWN_METRICS = ("rses_ref_lpips", "rses_ref", "lpips_bg", "psnr_bg", "ref_gain")
+
+
+def breakdown_markdown(run_dirs: Sequence[Path]) -> str:
+    """Per-style and per-object-size tables (mean ± half the 95% bootstrap CI) of the runs, as Markdown."""
+    from rses.report.breakdown import by_size, by_style
+    from rses.report.runs import load_runs
+
+    samples, _ = load_runs(run_dirs)
+    metrics = [m for m in BREAKDOWN_METRICS if m in samples.columns]
+    out = []
+    for title, table in (("style", by_style(samples, metrics)), ("size", by_size(samples, metrics))):
+        heading = "Per style" if title == "style" else "Per object size (mask area: small < 5%, large >= 20%)"
+        out += [
+            f"### {heading}",
+            "",
+            f"| method | {title} | n | " + " | ".join(metrics) + " |",
+            "|---|---|---:|" + "---:|" * len(metrics),
+        ]
+        for row in table.itertuples(index=False):
+            r = row._asdict()
+            cells = [f"{r[m]:.3f} ± {(r[m + '_ci_high'] - r[m + '_ci_low']) / 2:.3f}" for m in metrics]
+            out.append(f"| {r['method']} | {r[title]} | {r['n']} | " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m rses.report.publish [--split test] [--out leaderboard] [--runs-dir runs/leaderboard]``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m rses.report.publish", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--split", default="test")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS)
-    parser.add_argument(
-        "--metrics", default="pixel", help="weight-free metric names or groups (default: pixel)"
-    )
-    parser.add_argument("--baseline-method", default=BASELINE_METHOD)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    command = shlex.join(["python", "-m", "rses.report.publish", *(sys.argv[1:] if argv is None else argv)])
-    for kind, path in publish(
-        args.split, args.out, args.runs_dir, args.metrics, args.baseline_method, command
-    ).items():
-        log.info("wrote %s: %s", kind, path)
+    """``python -m rses.report.publish [OPTIONS]``: the same as ``rses publish-leaderboard [OPTIONS]``.
+
+    Deprecated: a shim kept for one release; use ``rses publish-leaderboard`` (same options).
+    """
+    from rses.cli import main as rses_main
+
+    args = ["publish-leaderboard", *(sys.argv[1:] if argv is None else argv)]
+    sys.argv = ["rses", *args]  # the command the leaderboard header and baseline record
+    rses_main(args)
 
 
 if __name__ == "__main__":

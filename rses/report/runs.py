@@ -62,7 +62,7 @@ def metric_backend(meta: Mapping[str, Any]) -> str:
     ``smoke`` when the run used the test kit's random-weight models (numbers not meaningful); otherwise the
     learned models its metrics needed (``CLIP <model>/<pretrained>``, ``LPIPS <net>``, joined by ``+``), or
     ``weight-free`` when no metric needed one. Groups come from ``run.json``'s ``metric_info``, model ids
-    from its ``metric_config`` (what :meth:`rses.metrics.RSES.config` returned).
+    from its ``metric_config`` (what :meth:`rses.metrics.MetricSuite.config` returned).
     """
     config = meta.get("metric_config") or {}
     if meta.get("smoke") or config.get("smoke"):
@@ -82,6 +82,11 @@ def metric_backend(meta: Mapping[str, Any]) -> str:
     if needed("lpips"):
         net = (config.get("lpips") or {}).get("net") or config.get("lpips_net")
         parts.append(f"LPIPS {net}" if net else "LPIPS")
+    if needed("vlm"):
+        vlm = config.get("vlm") or {}
+        parts.append(
+            f"VLM {vlm.get('model', '?')}@{str(vlm.get('snapshot') or vlm.get('revision') or '?')[:7]}"
+        )
     return " + ".join(parts) or "weight-free"
 
 
@@ -144,31 +149,25 @@ def _absolute(run_dir: Path):
 def metric_directions(runs: Sequence[RunInfo]) -> dict[str, bool]:
     """``{metric: higher_is_better}`` for every metric the runs scored, in first-seen order.
 
-    Read from each ``run.json``'s ``metric_info`` (the metric registry as it was at run time), else from
-    ``rses.metrics.METRICS``. Raises :class:`UsageError` for a metric with no known direction.
+    Answered by :func:`rses.metrics.catalog.higher_is_better` (the catalogue, else the ``metric_info`` the
+    runs recorded). Raises :class:`UsageError` for a metric with no known direction.
     """
+    from rses.metrics.catalog import higher_is_better
+
+    recorded = [run.meta.get("metric_info") or {} for run in runs]
     directions: dict[str, bool] = {}
     for run in runs:
-        info = run.meta.get("metric_info") or {}
         for name in run.metrics:
             if name in directions:
                 continue
-            if isinstance(info.get(name), Mapping) and "higher_is_better" in info[name]:
-                directions[name] = bool(info[name]["higher_is_better"])
-            else:
-                directions[name] = _registry_direction(name, run)
+            direction = higher_is_better(name, recorded)
+            if direction is None:
+                raise UsageError(
+                    f"run {run.path} scored metric {name!r}, which is neither described in its run.json "
+                    "nor registered in rses.metrics.METRICS; install the package that registers it."
+                )
+            directions[name] = direction
     return directions
-
-
-def _registry_direction(name: str, run: RunInfo) -> bool:
-    from rses.metrics import METRICS
-
-    if name not in METRICS:
-        raise UsageError(
-            f"run {run.path} scored metric {name!r}, which is neither described in its run.json "
-            "nor registered in rses.metrics.METRICS; install the package that registers it."
-        )
-    return bool(METRICS[name].higher_is_better)
 
 
 def source_lookup(runs: Sequence[RunInfo]) -> dict[str, tuple[Path, Path]]:

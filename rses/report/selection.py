@@ -74,8 +74,8 @@ def combined_score(samples: pd.DataFrame, directions: Mapping[str, bool]) -> pd.
     """Per-sample combined score in [0, 1]: the mean over metrics of the sample's percentile rank.
 
     Each metric is ranked over all given rows (ties share the average rank) so that 1 is the best value;
-    the ranks are averaged with equal weights. This only orders samples for "best / worst" views: the
-    paper defines no single RSES scalar, and tables always show the metrics themselves.
+    the ranks are averaged with equal weights. This only orders samples for "best / worst" views of runs
+    that have no combined RSES metric (:data:`COMBINED`); tables always show the metrics themselves.
     """
     if not directions:
         raise UsageError("combined score needs at least one metric with a known direction")

@@ -1,6 +1,9 @@
 """Test kit: tiny, deterministic, random-weight twins of the learned models, built through the real code paths.
 
-Only tests, benchmarks and the explicit ``--smoke`` mode use these; their numbers are not meaningful.
+Only tests, benchmarks and the explicit ``--smoke`` mode use these; their numbers are not meaningful. The
+tiny metric models (CLIP, LPIPS, the Qwen2.5-VL judge) live next to the metrics, in
+:mod:`rses.metrics.tiny_models` and :mod:`rses.metrics.tiny_qwen_vl` (``--smoke`` is a product feature);
+they are exported here too.
 Every name is imported lazily on first use, so ``import rses.testing`` stays cheap (no torch, no diffusers).
 
 Example:
@@ -15,11 +18,11 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "TinyClip": "rses.testing.clip",
-    "tiny_open_clip": "rses.testing.clip",
-    "tiny_clip_backend": "rses.testing.clip",
-    "tiny_lpips": "rses.testing.lpips",
-    "tiny_lpips_backend": "rses.testing.lpips",
+    "TinyClip": "rses.metrics.tiny_models",
+    "tiny_open_clip": "rses.metrics.tiny_models",
+    "tiny_clip_backend": "rses.metrics.tiny_models",
+    "tiny_lpips": "rses.metrics.tiny_models",
+    "tiny_lpips_backend": "rses.metrics.tiny_models",
     "tiny_clip_tokenizer": "rses.testing.tokenizers",
     "tiny_t5_tokenizer": "rses.testing.tokenizers",
     "tiny_kontext_components": "rses.testing.flux",
@@ -28,6 +31,11 @@ _EXPORTS = {
     "tiny_instruct_pix2pix_pipeline": "rses.testing.sd",
     "tiny_inpaint_components": "rses.testing.sd",
     "tiny_inpaint_pipeline": "rses.testing.sd",
+    "tiny_qwen_tokenizer": "rses.metrics.tiny_qwen_vl",
+    "tiny_qwen_vl_components": "rses.metrics.tiny_qwen_vl",
+    "tiny_qwen_vl_dir": "rses.metrics.tiny_qwen_vl",
+    "tiny_qwen_image_edit_components": "rses.testing.qwen_image",
+    "tiny_qwen_image_edit_pipeline": "rses.testing.qwen_image",
 }
 
 __all__ = sorted(_EXPORTS)

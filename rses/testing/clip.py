@@ -1,71 +1,24 @@
-"""A tiny random-weight open_clip model, built by open_clip's own factory from a config registered at runtime.
-
-The architecture is an ordinary open_clip JSON config (one vision and one text layer, width 32, 32x32
-images) registered with :func:`open_clip.add_model_config`, and the model is created by
-:func:`rses.metrics.backends.build_open_clip`, the function that loads real checkpoints, with no
-checkpoint. The seed fixes every weight.
+"""Moved to :mod:`rses.metrics.tiny_models` (``--smoke`` is a product feature); re-exported here for one release.
 
 Example:
-    >>> tiny = tiny_open_clip(seed=0)
-    >>> tiny.model.encode_text(tiny.tokenizer(["a cat"])).shape
-    torch.Size([1, 16])
+    >>> tiny_open_clip(seed=0).model.visual.image_size
+    (32, 32)
 """
 
-from __future__ import annotations
+from rses.metrics.tiny_models import (
+    TINY_CLIP_CONFIG,
+    TINY_CLIP_NAME,
+    TinyClip,
+    register_tiny_clip_config,
+    tiny_clip_backend,
+    tiny_open_clip,
+)
 
-import json
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
-import torch
-
-TINY_CLIP_NAME = "rses-tiny-clip"
-TINY_CLIP_CONFIG = {
-    "embed_dim": 16,
-    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-}
-
-
-@dataclass
-class TinyClip:
-    """The pieces open_clip returns: the model, its eval preprocess transform and its tokenizer."""
-
-    model: torch.nn.Module
-    preprocess: Any
-    tokenizer: Any
-    name: str = TINY_CLIP_NAME
-
-
-def register_tiny_clip_config() -> str:
-    """Register the tiny architecture with open_clip (idempotent) and return its model name."""
-    import open_clip
-
-    if TINY_CLIP_NAME not in open_clip.list_models():
-        path = Path(tempfile.mkdtemp(prefix="rses-tiny-clip-")) / f"{TINY_CLIP_NAME}.json"
-        path.write_text(json.dumps(TINY_CLIP_CONFIG))
-        open_clip.add_model_config(path)
-    return TINY_CLIP_NAME
-
-
-def tiny_open_clip(seed: int = 0, device: str = "cpu") -> TinyClip:
-    """Build the tiny open_clip model with weights fixed by ``seed``."""
-    from rses.metrics.backends import build_open_clip
-
-    name = register_tiny_clip_config()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model, preprocess, tokenizer = build_open_clip(name, checkpoint=None, device=device)
-    return TinyClip(model, preprocess, tokenizer)
-
-
-def tiny_clip_backend(seed: int = 0, device: str = "cpu"):
-    """The tiny model wrapped as the :class:`~rses.metrics.backends.OpenClipBackend` the metrics use."""
-    from rses.metrics.backends import OpenClipBackend
-
-    tiny = tiny_open_clip(seed, device)
-    return OpenClipBackend(
-        tiny.model, tiny.preprocess, tiny.tokenizer, key=f"{TINY_CLIP_NAME}/seed{seed}", device=device
-    )
+__all__ = [
+    "TINY_CLIP_CONFIG",
+    "TINY_CLIP_NAME",
+    "TinyClip",
+    "register_tiny_clip_config",
+    "tiny_clip_backend",
+    "tiny_open_clip",
+]

@@ -75,7 +75,8 @@ def tiny_t5_encoder(seed: int = 0) -> T5EncoderModel:
 
 def tiny_vae(seed: int = 0, **config: Any) -> AutoencoderKL:
     """A 4-block (8x downsampling) VAE with 4 latent channels and 8-wide blocks; ``config`` adds or overrides
-    ``AutoencoderKL`` arguments (the Flux one drops the quant convs and sets Flux's latent shift and scale)."""
+    ``AutoencoderKL`` arguments (the Flux one drops the quant convs and sets Flux's latent shift and scale).
+    """
     torch.manual_seed(seed)
     return AutoencoderKL(
         in_channels=3,

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import re
 import string
-from collections import Counter
 
 from tokenizers import pre_tokenizers
 from transformers import CLIPTokenizer, T5TokenizerFast
+
+from rses.metrics.tiny_qwen_vl import learn_bpe_merges as _learn_bpe_merges
 
 #: Words that get a token of their own: the prompt template, the four styles, and common objects.
 WORDS: tuple[str, ...] = (
@@ -80,27 +81,6 @@ TINY_VOCAB_SIZE = 1000
 
 CLIP_MAX_LENGTH = 77
 CLIP_SPECIALS = ("<|startoftext|>", "<|endoftext|>")
-
-
-def _learn_bpe_merges(words: list[list[str]]) -> list[tuple[str, str]]:
-    """Classic BPE training until every word is one symbol; ties break lexicographically (deterministic)."""
-    merges = []
-    while pairs := Counter(pair for word in words for pair in zip(word, word[1:], strict=False)):
-        best = min(pairs, key=lambda pair: (-pairs[pair], pair))
-        merges.append(best)
-        merged = []
-        for word in words:
-            out, i = [], 0
-            while i < len(word):
-                if tuple(word[i : i + 2]) == best:
-                    out.append(word[i] + word[i + 1])
-                    i += 2
-                else:
-                    out.append(word[i])
-                    i += 1
-            merged.append(out)
-        words = merged
-    return merges
 
 
 def _clip_vocab_and_merges() -> tuple[dict[str, int], list[tuple[str, str]]]:

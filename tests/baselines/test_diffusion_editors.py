@@ -111,13 +111,40 @@ def test_weights_path_that_does_not_exist_is_reported(name, monkeypatch, tmp_pat
         get_editor(name).check_weights()
 
 
-def test_qwen_image_edit_missing_weights_and_no_smoke_twin():
+def test_qwen_image_edit_missing_weights():
     editor = get_editor("qwen-image-edit")
     assert editor.config.resolution == 1024 and not editor.sees_mask
     with pytest.raises(WeightsNotFoundError, match="Qwen/Qwen-Image-Edit.*RSES_QWEN_IMAGE_EDIT_WEIGHTS"):
         editor.check_weights()
-    with pytest.raises(UsageError, match="qwen-image-edit has no tiny test pipeline"):
-        get_editor("qwen-image-edit", smoke=True)
+
+
+def test_qwen_image_edit_output_grid_is_its_input_grid():
+    """The pipeline resizes its input to ``calculate_dimensions(1024**2, w / h)``; the output must be asked at
+    that size, else the edit is resampled onto another grid and background pixels move (the old adapter asked
+    for a 16-multiple size of ``resolution``). Tiny twin, one 2-step call: ~9 s of CPU."""
+    from diffusers.pipelines.qwenimage.pipeline_qwenimage_edit import calculate_dimensions
+
+    from baselines.qwen_image_edit import qwen_working_size
+
+    for height, width in ((480, 640), (170, 256), (1000, 90), (333, 333), (2000, 3001)):
+        h, w = qwen_working_size(height, width)
+        assert calculate_dimensions(1024 * 1024, w / h)[:2] == (w, h) and h % 32 == w % 32 == 0
+    editor = get_editor("qwen-image-edit", smoke=True)
+    pipe = editor.load_pipeline()
+    seen = {}
+    encode, decode = pipe.vae.encode, pipe.vae.decode
+    pipe.vae.encode = lambda x, *a, **k: seen.setdefault("in", tuple(x.shape[-2:])) and encode(x, *a, **k)
+
+    def recording_decode(z, *args, **kwargs):
+        out = decode(z, *args, **kwargs)
+        seen["out"] = tuple((out[0] if isinstance(out, tuple) else out.sample).shape[-2:])
+        return out
+
+    pipe.vae.decode = recording_decode
+    image = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    out = editor.edit([EditRequest("s", image, None, "make the cat blue", "blue", "cat", seed=0)])[0]
+    assert out.shape == image.shape
+    assert seen["in"] == seen["out"] == qwen_working_size(480, 640) == (896, 1184)
 
 
 def test_folder_that_is_not_a_pipeline_is_reported(tmp_path):
@@ -141,7 +168,10 @@ def test_real_loading_path_on_a_saved_tiny_pipeline(name, via, monkeypatch, tmp_
     editor.check_weights()
     request = _request(WIDE, 2)
     loaded = editor.edit([request])[0]
-    np.testing.assert_array_equal(loaded, get_editor(name, smoke=True).edit([request])[0])
+    smoke = get_editor(name, smoke=True).edit([request])[0]
+    # same weights, but the reloaded pipeline may run other kernels: float32 rounding (~1e-6) may flip a
+    # uint8 rounding, never by more than one level
+    assert np.abs(loaded.astype(int) - smoke).max() <= 1
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -104,7 +104,7 @@ def test_empty_and_full_masks(split_dir, mask, problem):
 def test_non_binary_mask(split_dir):
     gray = np.arange(64, dtype=np.uint8).reshape(8, 8)
     _replace_file(split_dir, "masks/a.png", lambda p, a: Image.fromarray(a, "L").save(p), gray)
-    with pytest.raises(InvalidSampleError, match=r"Sample 's1': Mask .* is not binary: it has 64 distinct"):
+    with pytest.raises(InvalidSampleError, match=r"Sample 's1': Mask .* is not binary \(it has 64 distinct"):
         read_manifest(split_dir / "split.jsonl")
 
 
@@ -211,3 +211,48 @@ def test_parquet_manifest_errors_name_the_row(split_dir):
     (split_dir / "junk.parquet").write_bytes(b"PAR1 not really")
     with pytest.raises(InvalidSampleError, match=r"junk.parquet cannot be read as Parquet"):
         read_manifest(split_dir / "junk.parquet")
+
+
+def test_a_soft_mask_in_a_split_names_a_remedy_that_exists(split_dir, capsys):
+    """A JPEG mask (compression noise) in a split: the message names remedies that exist, and the first works."""
+    from rses.cli import main
+
+    mask = _mask() * np.uint8(255)
+    _replace_file(
+        split_dir, "masks/a.png", lambda p, a: Image.fromarray(a).save(p, format="JPEG", quality=60), mask
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            [
+                "eval",
+                "--method",
+                "identity",
+                "--split",
+                str(split_dir / "split.jsonl"),
+                "--metrics",
+                "mse_bg",
+                "--out",
+                str(split_dir / "run"),
+            ]
+        )
+    err = " ".join(capsys.readouterr().err.split())
+    assert exit_info.value.code == 1 and "Traceback" not in err
+    assert "Sample 's1': Mask" in err and "is not binary" in err
+    assert "pass --mask-threshold (e.g. 0.5) to rses eval" in err and "save it binarised" in err
+    with pytest.raises(SystemExit) as exit_info:  # the remedy named first works
+        main(
+            [
+                "eval",
+                "--method",
+                "identity",
+                "--split",
+                str(split_dir / "split.jsonl"),
+                "--metrics",
+                "mse_bg",
+                "--out",
+                str(split_dir / "run"),
+                "--mask-threshold",
+                "0.5",
+            ]
+        )
+    assert exit_info.value.code in (0, None), capsys.readouterr().err

@@ -34,7 +34,7 @@ def test_main_job_commands_parse_with_the_real_cli():
 
     root = get_command(app)
     jobs = [line for line in fenced_block_after("## The main job") if line.startswith("rses ")]
-    assert len(jobs) >= 2, "the README shows no rses command for the main job"
+    assert len(jobs) >= 1, "the README shows no rses command for the main job"
     for line in jobs:
         name, *args = shlex.split(line)[1:]
         assert name in root.commands, f"README uses unknown command {name!r}: {line}"
@@ -42,7 +42,7 @@ def test_main_job_commands_parse_with_the_real_cli():
 
 
 @pytest.mark.parametrize(
-    "name", ["score", "eval", "compare", "leaderboard", "check", "report", "train", "data"]
+    "name", ["score", "eval", "compare", "leaderboard", "check", "report", "train", "data", "suite"]
 )
 def test_each_command_has_a_readme_section(name):
     assert f"### `rses {name}" in README

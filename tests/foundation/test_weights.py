@@ -5,6 +5,8 @@ import pytest
 from rses.errors import UnsafeWeightsError, WeightsNotFoundError
 from rses.weights import WeightSpec, hub_cache_dir, parse_reference, resolve_weights, sha256_file
 
+#: A valid safetensors file with no tensors: header length 2, header ``{}``.
+EMPTY_SAFETENSORS = b"\x02\x00\x00\x00\x00\x00\x00\x00{}"
 SPEC = WeightSpec(
     name="Demo CLIP", default="hf-hub:org/demo", env_var="RSES_DEMO_WEIGHTS", flag="--demo-weights"
 )
@@ -19,7 +21,7 @@ def fake_hub_cache(root, repo="org/demo", files=("model.safetensors",)):
     snapshot = entry / "snapshots" / COMMIT
     snapshot.mkdir(parents=True)
     for name in files:
-        (snapshot / name).write_bytes(b"weights")
+        (snapshot / name).write_bytes(EMPTY_SAFETENSORS)
     return snapshot
 
 
@@ -202,7 +204,7 @@ def test_pickle_checkpoint_refused_unless_opted_in(hub, tmp_path, monkeypatch, s
 
 def test_sha256_is_checked_for_single_files(hub, tmp_path):
     ckpt = tmp_path / "model.safetensors"
-    ckpt.write_bytes(b"abc")
+    ckpt.write_bytes(EMPTY_SAFETENSORS)
     good = WeightSpec(name="Demo", default="org/demo", sha256=sha256_file(ckpt))
     assert resolve_weights(good, str(ckpt)) == ckpt
     bad = WeightSpec(name="Demo", default="org/demo", sha256="0" * 64)
@@ -215,10 +217,10 @@ def test_folder_with_only_pickle_weights_is_refused_before_loading(hub, tmp_path
     (pipeline / "unet").mkdir(parents=True)
     (pipeline / "vae").mkdir()
     (pipeline / "unet" / "diffusion_pytorch_model.bin").write_bytes(b"pickle")
-    (pipeline / "vae" / "diffusion_pytorch_model.safetensors").write_bytes(b"")
+    (pipeline / "vae" / "diffusion_pytorch_model.safetensors").write_bytes(EMPTY_SAFETENSORS)
     with pytest.raises(UnsafeWeightsError, match=r"pickle checkpoint\(s\) in .*unet"):
         resolve_weights(SPEC, str(pipeline))
-    (pipeline / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"")
+    (pipeline / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(EMPTY_SAFETENSORS)
     assert resolve_weights(SPEC, str(pipeline)) == pipeline  # safetensors beside it: that is what loads
     monkeypatch.setenv("RSES_ALLOW_PICKLE", "1")
     (pipeline / "unet" / "diffusion_pytorch_model.safetensors").unlink()

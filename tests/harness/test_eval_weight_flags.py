@@ -71,7 +71,22 @@ def test_weights_flag_on_an_editor_without_weights_is_a_usage_error(capsys, tmp_
 
 def test_smoke_runs_say_their_numbers_are_not_meaningful(capsys, tmp_path):
     with pytest.raises(SystemExit) as info:
-        main(["eval", "--method", "identity", "--metrics", "pixel", "--smoke", "--limit", "1", "--device", "cpu",
-              "--out", str(tmp_path / "r"), "--no-progress"])
+        main(
+            [
+                "eval",
+                "--method",
+                "identity",
+                "--metrics",
+                "pixel",
+                "--smoke",
+                "--limit",
+                "1",
+                "--device",
+                "cpu",
+                "--out",
+                str(tmp_path / "r"),
+                "--no-progress",
+            ]
+        )
     assert info.value.code == 0
     assert "these numbers are not meaningful" in " ".join(capsys.readouterr().out.split())

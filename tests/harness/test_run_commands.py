@@ -78,7 +78,7 @@ def test_leaderboard_formats(two_runs, capsys, tmp_path):
         capsys, "leaderboard", str(flaky), "--format", "html", "--out", str(tmp_path / "lb.html")
     )
     html = (tmp_path / "lb.html").read_text()
-    assert code == 0 and html.startswith("<table") and "weight-free" in html
+    assert code == 0 and html.startswith("<!doctype html>") and "<table" in html and "weight-free" in html
     code, _, err = cli(capsys, "leaderboard", str(flaky), "--format", "pdf")
     assert code == 2 and "--format 'pdf' is not one of md, csv, html" in err
 

@@ -20,17 +20,36 @@ def free_port() -> int:
 
 def test_two_torchrun_ranks_equal_one_process(tmp_path):
     env = os.environ | {"RSES_CACHE_DIR": str(tmp_path / "cache")}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-               "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
-               "-m", "rses.cli", "eval", *ARGS, "--out", str(tmp_path / "ranks"), "--no-progress"]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(free_port()),
+        "-m",
+        "rses.cli",
+        "eval",
+        *ARGS,
+        "--out",
+        str(tmp_path / "ranks"),
+        "--no-progress",
+    ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     assert sorted(p.name for p in (tmp_path / "ranks").glob("journal*.jsonl")) == [
-        "journal.s0of1.r0of2.jsonl", "journal.s0of1.r1of2.jsonl"]
+        "journal.s0of1.r0of2.jsonl",
+        "journal.s0of1.r1of2.jsonl",
+    ]
     ranks = pd.read_parquet(tmp_path / "ranks" / "samples.parquet").set_index("sample_id").sort_index()
 
-    single = run_eval(RunConfig(method="paste-style", split="test", limit=6, metrics="pixel",
-                                out=tmp_path / "single"), progress=False)
+    single = run_eval(
+        RunConfig(method="paste-style", split="test", limit=6, metrics="pixel", out=tmp_path / "single"),
+        progress=False,
+    )
     alone = pd.read_parquet(single.run_dir / "samples.parquet").set_index("sample_id").sort_index()
     assert list(ranks.index) == list(alone.index) and ranks.index.is_unique
     metrics = ["mse_bg", "psnr_bg", "ssim_bg", "pixel_consistency", "ref_gain", "rses_ref"]

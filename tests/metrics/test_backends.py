@@ -53,8 +53,10 @@ def test_lpips_backbone_from_torchvision_state_dict(tmp_path):
     torch.save(state, tmp_path / "alex.pth")
     with pytest.raises(UnsafeWeightsError, match="Refusing to load pickle"):
         load_lpips("alex", str(tmp_path / "alex.pth"))
-    assert torch.equal(load_lpips("alex", str(tmp_path / "alex.pth"), allow_pickle=True).model.net.slice1[0].weight,
-                       state["features.0.weight"])
+    assert torch.equal(
+        load_lpips("alex", str(tmp_path / "alex.pth"), allow_pickle=True).model.net.slice1[0].weight,
+        state["features.0.weight"],
+    )
     with pytest.raises(WeightsNotFoundError, match="not a torchvision alex state dict"):
         build_lpips("alex", {"features.0.weight": state["features.0.weight"]})
 

@@ -38,8 +38,10 @@ def run(args, capsys):
 
 
 def test_score_one_triple_pixel_metrics_need_no_weights(dirs, capsys):
-    code, out = run([dirs / "src/coffee.png", dirs / "edit/coffee.png", dirs / "mask/coffee.png",
-                     "--style", "pixel-art"], capsys)
+    code, out = run(
+        [dirs / "src/coffee.png", dirs / "edit/coffee.png", dirs / "mask/coffee.png", "--style", "pixel-art"],
+        capsys,
+    )
     assert code == 0
     assert "pixel_consistency" in out and "1.0000" in out
 
@@ -57,8 +59,21 @@ def test_score_directories_with_target_writes_csv_and_json(dirs, capsys, tmp_pat
 
 
 def test_smoke_mode_says_numbers_are_not_meaningful_everywhere(dirs, capsys, tmp_path):
-    code, out = run([dirs / "src", dirs / "edit", dirs / "mask", "--style", "pixel-art", "--metrics", "all",
-                     "--smoke", "--out", tmp_path / "s.csv"], capsys)
+    code, out = run(
+        [
+            dirs / "src",
+            dirs / "edit",
+            dirs / "mask",
+            "--style",
+            "pixel-art",
+            "--metrics",
+            "all",
+            "--smoke",
+            "--out",
+            tmp_path / "s.csv",
+        ],
+        capsys,
+    )
     assert code == 0
     assert out.count("NOT meaningful") >= 3
     assert pd.read_csv(tmp_path / "s.csv")["note"].str.contains("NOT meaningful").all()
@@ -74,5 +89,75 @@ def test_usage_errors(dirs, capsys):
 
 def test_learned_metrics_without_weights_fail_with_clear_message(dirs, capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    code, out = run([dirs / "src", dirs / "edit", dirs / "mask", "--style", "x", "--metrics", "lpips"], capsys)
+    code, out = run(
+        [dirs / "src", dirs / "edit", dirs / "mask", "--style", "x", "--metrics", "lpips"], capsys
+    )
     assert code == 1 and "--lpips-weights" in out
+
+
+def test_crop_policy_and_metric_dtype_options_reach_the_scores_and_the_json(dirs, capsys, tmp_path):
+    args = [
+        dirs / "src",
+        dirs / "edit",
+        dirs / "mask",
+        "--style",
+        "pixel-art",
+        "--metrics",
+        "rsm,lpips_bg",
+        "--smoke",
+    ]
+    runs = {}
+    for policy in ("letterbox", "center-crop"):
+        code, _ = run(
+            [*args, "--crop-policy", policy, "--metric-dtype", "bf16", "--out", tmp_path / f"{policy}.json"],
+            capsys,
+        )
+        runs[policy] = json.loads((tmp_path / f"{policy}.json").read_text())
+        assert code == 0 and runs[policy]["config"]["crop_policy"] == policy
+        assert runs[policy]["config"]["dtype"] == "bfloat16"
+    code, out = run([*args, "--crop-policy", "squash"], capsys)
+    assert code == 2 and "letterbox, tile, center-crop" in out
+    code, out = run([*args, "--metric-dtype", "fp64"], capsys)
+    assert code == 2 and "fp32, bf16, fp16" in out
+
+
+def _eval(capsys, *args):
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            [
+                "eval",
+                "--method",
+                "identity",
+                "--split",
+                "test",
+                "--limit",
+                "2",
+                "--smoke",
+                "--no-progress",
+                *args,
+            ]
+        )
+    out = capsys.readouterr()
+    return exit_info.value.code, out.out + out.err
+
+
+def test_eval_records_crop_policy_and_dtype_and_resume_refuses_others(capsys, tmp_path):
+    out_dir = tmp_path / "run"
+    code, out = _eval(capsys, "--metrics", "rsm_gain", "--out", str(out_dir), "--crop-policy", "tile")
+    assert code == 0, out
+    recorded = json.loads((out_dir / "run.json").read_text())
+    assert (recorded["metric_crop_policy"], recorded["metric_dtype"]) == ("tile", "fp32")
+    assert recorded["metric_config"]["crop_policy"] == "tile"
+    for flag, value, key in (
+        ("--crop-policy", "letterbox", "metric_crop_policy"),
+        ("--metric-dtype", "bf16", "metric_dtype"),
+    ):
+        extra = () if flag == "--crop-policy" else ("--crop-policy", "tile")
+        code, out = _eval(capsys, "--metrics", "rsm_gain", "--out", str(out_dir), flag, value, *extra)
+        assert code == 1 and f"its {key} is" in out and value in out, out
+    code, out = _eval(capsys, "--metrics", "rsm_gain", "--out", str(out_dir), "--crop-policy", "tile")
+    assert code == 0 and "resumed" in out
+    pixel_dir = tmp_path / "pixel"  # a pixel-only run depends on neither: none recorded, any value resumes
+    assert _eval(capsys, "--metrics", "pixel", "--out", str(pixel_dir))[0] == 0
+    assert json.loads((pixel_dir / "run.json").read_text())["metric_crop_policy"] is None
+    assert _eval(capsys, "--metrics", "pixel", "--out", str(pixel_dir), "--crop-policy", "tile")[0] == 0

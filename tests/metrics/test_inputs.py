@@ -14,20 +14,23 @@ def score(source=IMG, edited=IMG, mask=MASK, target=None, **options):
     return RSES(metrics="pixel", **options).score("cat-7", source, edited, mask, "pixel-art", target)
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"mask": np.zeros((16, 16), bool)}, "cat-7: mask is empty"),
-    ({"mask": np.ones((16, 16), bool)}, "cat-7: mask covers the whole image"),
-    ({"mask": np.linspace(0, 1, 256).reshape(16, 16)}, "cat-7: mask is not binary .*mask_threshold"),
-    ({"mask": box_mask(8, 2, 4, 2, 4)}, r"cat-7: mask is \(8, 8\) .* source image is \(16, 16\)"),
-    ({"edited": np.zeros((8, 16, 3), np.uint8)}, r"cat-7: edited image is \(8, 16\)"),
-    ({"target": np.zeros((16, 8, 3), np.uint8)}, r"cat-7: target image is \(16, 8\)"),
-    ({"edited": np.full((16, 16, 3), np.nan, np.float32)}, "cat-7: edited image has 768 NaN/Inf"),
-    ({"source": np.full((16, 16, 3), np.inf)}, "cat-7: source image has 768 NaN/Inf"),
-    ({"edited": np.zeros((16, 16, 4), np.uint8)}, "cat-7: edited image has shape .*4 channels"),
-    ({"source": np.zeros((16, 16), np.uint8)}, "cat-7: source image .*2 dimensions"),
-    ({"edited": np.full((16, 16, 3), 255.0)}, r"cat-7: edited float image must lie in \[0, 1\].*max 255"),
-    ({"mask": np.where(MASK, np.nan, 0.0)}, "cat-7: mask has NaN/Inf"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"mask": np.zeros((16, 16), bool)}, "cat-7: mask is empty"),
+        ({"mask": np.ones((16, 16), bool)}, "cat-7: mask covers the whole image"),
+        ({"mask": np.linspace(0, 1, 256).reshape(16, 16)}, "cat-7: mask is not binary .*mask_threshold"),
+        ({"mask": box_mask(8, 2, 4, 2, 4)}, r"cat-7: mask is \(8, 8\) .* source image is \(16, 16\)"),
+        ({"edited": np.zeros((8, 16, 3), np.uint8)}, r"cat-7: edited image is \(8, 16\)"),
+        ({"target": np.zeros((16, 8, 3), np.uint8)}, r"cat-7: target image is \(16, 8\)"),
+        ({"edited": np.full((16, 16, 3), np.nan, np.float32)}, "cat-7: edited image has 768 NaN/Inf"),
+        ({"source": np.full((16, 16, 3), np.inf)}, "cat-7: source image has 768 NaN/Inf"),
+        ({"edited": np.zeros((16, 16, 4), np.uint8)}, "cat-7: edited image has shape .*4 channels"),
+        ({"source": np.zeros((16, 16), np.uint8)}, "cat-7: source image .*2 dimensions"),
+        ({"edited": np.full((16, 16, 3), 255.0)}, r"cat-7: edited float image must lie in \[0, 1\].*max 255"),
+        ({"mask": np.where(MASK, np.nan, 0.0)}, "cat-7: mask has NaN/Inf"),
+    ],
+)
 def test_bad_input_names_sample_and_problem(kwargs, match):
     with pytest.raises(InvalidSampleError, match=match):
         score(**kwargs)

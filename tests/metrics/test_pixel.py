@@ -15,8 +15,8 @@ PIXEL = ["mse_bg", "psnr_bg", "ssim_bg", "pixel_consistency"]
 def test_masked_pixel_metrics_equal_hand_computed_values():
     src = np.zeros((8, 8, 3), np.uint8)
     edt = src.copy()
-    edt[0, 0] = [51, 0, 0]      # background, change 0.2 in one channel
-    edt[0, 1] = [2, 2, 2]       # background, within tolerance
+    edt[0, 0] = [51, 0, 0]  # background, change 0.2 in one channel
+    edt[0, 1] = [2, 2, 2]  # background, within tolerance
     edt[7, 7] = [255, 255, 255]  # object: must not count
     mask = np.zeros((8, 8), bool)
     mask[4:, 4:] = True
@@ -72,7 +72,9 @@ def test_target_metrics_are_nan_without_target_and_exact_with_it():
     got = RSES(metrics=["mse_in", "ssim_in", "ref_gain"]).score("a", src, half, mask, "x", target=tgt)
     assert got["mse_in"] == pytest.approx(((half[mask] / 255 - 1.0) ** 2).mean(), rel=1e-5)
     assert got["ref_gain"] == pytest.approx(0.75, abs=0.01)
-    assert RSES(metrics=["ssim_in"]).score("a", src, tgt, mask, "x", target=tgt)["ssim_in"] == pytest.approx(1.0)
+    assert RSES(metrics=["ssim_in"]).score("a", src, tgt, mask, "x", target=tgt)["ssim_in"] == pytest.approx(
+        1.0
+    )
 
 
 def test_pixel_group_needs_no_weights():

@@ -20,8 +20,10 @@ def test_weight_free_rses_ref_ranks_reference_editors(name):
     src, mask = photo(name, 96), box_mask(96, 20, 70, 25, 75)
     target = paste(src, posterize(src), mask)  # the pseudo-GT: stylized object pasted into the source
     rses = RSES(metrics=["rses_ref"])
-    got = {k: rses.score(name, src, out, mask, "pixel-art", target)["rses_ref"]
-           for k, out in editors(src, mask).items()}
+    got = {
+        k: rses.score(name, src, out, mask, "pixel-art", target)["rses_ref"]
+        for k, out in editors(src, mask).items()
+    }
     assert got["identity"] == 0.0
     assert got["global"] < 0.3
     assert got["oracle"] == 1.0

@@ -44,7 +44,7 @@ def test_forward_output_equals_default_processor_exactly(transformer):
     assert torch.equal(_run(transformer, inputs, StyleProbe(index, valid, T, N)), reference)
 
 
-def _naive_maps(transformer, inputs, token_lists, softmax_over):
+def _naive_maps(transformer, inputs, token_lists):
     """Per sample, per query, per head, with Python loops, from the attention layers' own inputs."""
     captured = {}
     hooks = [
@@ -73,7 +73,7 @@ def _naive_maps(transformer, inputs, token_lists, softmax_over):
         for b, toks in enumerate(token_lists):
             for n in range(N):
                 for h in range(attn.heads):
-                    keys = toks if softmax_over == "style" else list(range(T))
+                    keys = list(range(T))
                     s = torch.stack([q[b, T + n, h] @ k[b, j, h] for j in keys]) / attn.head_dim**0.5
                     p = s.softmax(0)
                     for i, tok in enumerate(toks):
@@ -82,13 +82,12 @@ def _naive_maps(transformer, inputs, token_lists, softmax_over):
     return torch.stack(maps)
 
 
-@pytest.mark.parametrize("softmax_over", ["text", "style"])
-def test_maps_equal_naive_per_sample_reference(transformer, softmax_over):
+def test_maps_equal_naive_per_sample_reference(transformer):
     inputs, tokens = _inputs(1), [[2, 3], [4]]
     with torch.no_grad():
-        expected = _naive_maps(transformer, inputs, tokens, softmax_over)
+        expected = _naive_maps(transformer, inputs, tokens)
     install_processors(transformer)
-    probe = StyleProbe(*pad_token_indices(tokens), T, N, softmax_over=softmax_over)
+    probe = StyleProbe(*pad_token_indices(tokens), T, N)
     _run(transformer, inputs, probe)
     got = probe.store.stacked()
     assert got.shape == (2, 2, N, 2)
@@ -116,10 +115,6 @@ def test_store_and_probe_errors():
     store = AttentionMapStore()
     store.put("x", torch.ones(1))  # not recording: ignored
     assert store.maps == {}
-    with pytest.raises(ValueError, match="softmax_over='all'"):
-        StyleProbe(
-            torch.zeros(1, 1, dtype=torch.long), torch.ones(1, 1, dtype=torch.bool), 1, 1, softmax_over="all"
-        )
     with pytest.raises(ValueError, match="layers='some'"):
         install_processors(tiny_kontext_pipeline().transformer, "some")
     assert RegionRouteAttnProcessor("x").name == "x"

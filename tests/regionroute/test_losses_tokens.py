@@ -90,10 +90,13 @@ def test_weights_and_bad_config():
         AttentionLossConfig(reduction="mean")
 
 
-def test_mask_to_grid_scales_and_binarizes():
-    m = torch.zeros(1, 8, 8)
-    m[0, 4:, 4:] = 0.2  # max-normalised, then > 0
-    assert mask_to_grid(m, (2, 2)).tolist() == [[0.0, 0.0, 0.0, 1.0]]
+def test_mask_to_grid_is_the_covered_share_of_each_cell():
+    m = torch.zeros(1, 32, 32)
+    m[0, 20:23, 5:7] = 1  # a 3x2 px object inside cell (1, 0) of a 2x2 grid of 16x16 cells
+    m[0, 0:16, 16:32] = 1  # cell (0, 1) full
+    got = mask_to_grid(m, (2, 2))
+    assert got.tolist() == [[0.0, 1.0, 6 / 256, 0.0]]  # nearest sampling would drop the small object
+    assert float(mask_to_grid(m, (1, 1))[0, 0]) == pytest.approx((256 + 6) / 1024)
 
 
 @pytest.fixture(scope="module")

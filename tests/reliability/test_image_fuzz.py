@@ -69,3 +69,36 @@ def test_binary_masks_of_any_foreground_value_load_exactly(tmp_path_factory, mas
     path = tmp_path_factory.mktemp("mask") / "m.png"
     Image.fromarray(np.where(mask, high, 0).astype(np.uint8), mode="L").save(path)
     np.testing.assert_array_equal(load_mask(path), mask)
+
+
+@settings(max_examples=40, deadline=None)
+@given(array=images, mode=st.sampled_from(MODES), fmt=st.sampled_from(["PNG", "TIFF"]))
+def test_every_mode_loads_as_a_mask_or_raises_naming_the_file(tmp_path_factory, array, mode, fmt):
+    try:
+        data = encode(array, mode, fmt)
+    except (OSError, KeyError):
+        assume(False)
+    path = tmp_path_factory.mktemp("m") / f"m.{fmt.lower()}"
+    path.write_bytes(data)
+    try:
+        out = load_mask(path, threshold=0.5)
+    except InvalidSampleError as err:
+        assert str(path) in str(err)
+    else:
+        assert out.dtype == bool and out.shape == array.shape[:2]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    values=arrays(np.uint16, st.tuples(st.integers(1, 9), st.integers(1, 9))),
+    cut=st.floats(0.0, 1.0),
+    fmt=st.sampled_from(["png", "tif"]),
+)
+def test_16bit_files_decode_and_threshold_on_65535(tmp_path_factory, values, cut, fmt):
+    import cv2
+
+    path = tmp_path_factory.mktemp("d") / f"x.{fmt}"
+    cv2.imwrite(str(path), values)
+    by_hand = np.floor(values / 257 + 0.5).astype(np.uint8)  # round(v / 257); v / 257 is never k + 1/2
+    np.testing.assert_array_equal(load_image(path), np.repeat(by_hand[..., None], 3, axis=2))
+    np.testing.assert_array_equal(load_mask(path, threshold=cut), values > cut * 65535)

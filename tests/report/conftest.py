@@ -105,6 +105,8 @@ def make_run(
             "metric_config": metric_config or {"metrics": names, "smoke": smoke},
             "n_ok": len(rows) - len(failed),
             "n_failed": len(failed),
+            "n_expected": len(rows),
+            "complete": True,
         },
     )
     write_tables(run_dir, table, summarize(table, names))
@@ -151,3 +153,10 @@ def synthetic_runs(tmp_path_factory, synthetic_manifest) -> list[Path]:
         )
         for name, values in RUNS.items()
     ]
+
+
+@pytest.fixture(scope="session")
+def pixel_only_run(tmp_path_factory, synthetic_manifest) -> Path:
+    """A run on the synthetic split scored with mse_bg alone (it cannot be on the rsm / lpips_bg plots)."""
+    root = tmp_path_factory.mktemp("pixel")
+    return make_run(root / "pixel-only", synthetic_manifest, "pixel-only", {"mse_bg": RUNS["weak"]["mse_bg"]})

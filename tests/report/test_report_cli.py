@@ -27,3 +27,10 @@ def test_bad_size_bins_exit_2(synthetic_runs, tmp_path, capsys):
 def test_not_a_run_exits_1(tmp_path, capsys):
     assert _run(["report", str(tmp_path), "--out", str(tmp_path / "r.html")]) == 1
     assert "is not a run directory" in capsys.readouterr().err
+
+
+def test_plot_names_the_runs_a_figure_leaves_out(synthetic_runs, pixel_only_run, tmp_path, capsys):
+    runs = [str(synthetic_runs[0]), str(pixel_only_run)]
+    assert _run(["plot", *runs, "--out", str(tmp_path / "plots"), "--grid", "0"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "tradeoff.png: Not drawn: pixel-only (no rsm, lpips_bg)" in out

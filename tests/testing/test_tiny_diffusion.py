@@ -142,9 +142,18 @@ def test_same_seed_same_output_other_seed_differs(case):
 
 
 def test_saved_pipeline_loads_back_through_from_pretrained(case, tmp_path):
-    build, run, cls, _, out = case
+    build, run, cls, pipe, out = case
     build(seed=0, save_dir=tmp_path)
     assert not list(tmp_path.rglob("*.bin")), "weights must be written as safetensors"
     loaded = cls.from_pretrained(tmp_path, use_safetensors=True, dtype=torch.float32)
     loaded.set_progress_bar_config(disable=True)
-    np.testing.assert_array_equal(run(loaded, seed=0), out)
+    for (
+        name,
+        module,
+    ) in pipe.components.items():  # safetensors stores the bits: the weights round-trip exactly
+        if isinstance(module, torch.nn.Module):
+            state, back = module.state_dict(), getattr(loaded, name).state_dict()
+            assert state.keys() == back.keys() and all(torch.equal(state[k], back[k]) for k in state), name
+    # The reloaded modules may sit in other memory layouts, so the kernels (and float32 rounding) may differ:
+    # seen up to 1.3e-6 on AVX-512 AMD. A few denoising steps of ~10 layers at ~1e-7 relative each: 1e-5.
+    np.testing.assert_allclose(run(loaded, seed=0), out, atol=1e-5, rtol=0)
