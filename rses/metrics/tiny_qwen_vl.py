@@ -190,7 +190,9 @@ def tiny_qwen_vl_dir(root: Path | None = None, seed: int = 0) -> Path:
     ``root`` defaults to ``$RSES_CACHE_DIR/testing`` (or ``~/.cache/rses/testing``); an existing complete folder
     for the same seed is reused. Returns the folder.
     """
-    base = Path(root or Path(os.environ.get("RSES_CACHE_DIR") or Path.home() / ".cache" / "rses") / "testing")
+    from rses.io import cache_root
+
+    base = Path(root or cache_root() / "testing")
     folder = base / f"tiny-qwen2.5-vl-seed{seed}"
     if (folder / "model.safetensors").is_file() and (folder / ".complete").is_file():
         return folder

@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -177,8 +176,9 @@ def image_digest(image: np.ndarray) -> str:
 
 def default_answer_cache() -> Path:
     """``$RSES_CACHE_DIR/vlm/answers.sqlite`` or ``~/.cache/rses/vlm/answers.sqlite``."""
-    root = os.environ.get("RSES_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "rses")
-    return Path(root) / "vlm" / "answers.sqlite"
+    from rses.io import cache_root
+
+    return cache_root() / "vlm" / "answers.sqlite"
 
 
 class AnswerCache:
