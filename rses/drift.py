@@ -64,6 +64,27 @@ class DriftRow:
         return self.status in {"drift", "missing"}
 
 
+def failure_message(rows: list[DriftRow]) -> str:
+    """One line naming the failed rows of a check: the drifted values, then the baseline metrics the run lacks.
+
+    Example:
+        >>> rows = [DriftRow("psnr", 30.0, 31.0, 0.1, "drift"), DriftRow("lpips_bg", 0.1, None, 0.1, "missing")]
+        >>> print(failure_message(rows).replace(". ", ".\\n"))
+        1 value(s) drifted beyond tolerance: psnr.
+        1 metric(s) of the baseline missing from the run: lpips_bg (score the run with them).
+        If the change is intended, rerun with --update.
+    """
+    drifted = [r.metric for r in rows if r.status == "drift"]
+    missing = [r.metric for r in rows if r.status == "missing"]
+    parts = [f"{len(drifted)} value(s) drifted beyond tolerance: {', '.join(drifted)}."] if drifted else []
+    if missing:
+        parts.append(
+            f"{len(missing)} metric(s) of the baseline missing from the run: {', '.join(missing)} "
+            "(score the run with them)."
+        )
+    return " ".join([*parts, "If the change is intended, rerun with --update."])
+
+
 def run_means(run: Run) -> dict[str, float]:
     """The metric means of a run's summary."""
     return {name: float(stats["mean"]) for name, stats in run.summary.items()}

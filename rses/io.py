@@ -9,6 +9,7 @@ Example:
     >>> import numpy as np, tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "m.png"
     >>> save_mask(p, np.eye(3, dtype=bool))
+    >>> from rses.io import load_mask
     >>> load_mask(p).sum()
     np.int64(3)
 """
@@ -22,12 +23,14 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-
-import cv2
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from rses.errors import InvalidSampleError, RsesError
-from rses.pixels import load_image, load_mask
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from rses.pixels import load_image, load_mask
 
 __all__ = [
     "cache_root",
@@ -40,6 +43,17 @@ __all__ = [
     "sha256_file",
     "write_atomic",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """:func:`load_image` and :func:`load_mask`, imported from :mod:`rses.pixels` on first use: the commands
+    that only read run files (``rses check``, ``rses leaderboard``) never load OpenCV or NumPy.
+    """
+    if name in ("load_image", "load_mask"):
+        import rses.pixels
+
+        return getattr(rses.pixels, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def write_atomic(path: str | Path, data: str | bytes | memoryview, durable: bool = True) -> None:
@@ -78,6 +92,9 @@ def save_image(path: str | Path, image: np.ndarray, compress_level: int = 6) -> 
     rename, so readers never see half a file). ``compress_level`` 0 writes fastest (no filtering, stored
     deflate blocks: ~0.4 ms for 256x256 RGB), 9 smallest.
     """
+    import cv2
+    import numpy as np
+
     array = np.asarray(image, dtype=np.uint8)
     if array.ndim == 3:
         array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
@@ -92,6 +109,8 @@ def save_image(path: str | Path, image: np.ndarray, compress_level: int = 6) -> 
 
 def save_mask(path: str | Path, mask: np.ndarray) -> None:
     """Save a bool mask as a 0/255 8-bit PNG."""
+    import numpy as np
+
     save_image(path, np.where(mask, 255, 0).astype(np.uint8))
 
 

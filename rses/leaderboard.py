@@ -8,6 +8,10 @@ Only comparable runs are ranked (:func:`not_ranked_reasons`): smoke runs, runs w
 incomplete runs, subsets (``--limit``, a shard) and runs on another split than the ranked ones go to a
 separate "Not ranked" section (Markdown, HTML) or carry ``ranked = False`` and the reason (CSV). The models
 each run used (reference, files, sha256) are listed under the tables and in the CSV's ``models`` column.
+
+Markdown and CSV are built from ``run.json`` and ``summary.json`` alone, without pandas or a model library, so
+``rses leaderboard`` starts in a fraction of a second; :func:`leaderboard_table` gives the same rows as a
+DataFrame.
 """
 
 from __future__ import annotations
@@ -17,15 +21,18 @@ import html
 import math
 from collections import Counter
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from rses.compare import higher_is_better
 from rses.errors import UsageError
+from rses.metrics import catalog
 from rses.metrics.catalog import COMBINED
+from rses.metrics.suite_config import option_defaults
 from rses.report.runs import metric_backend
-from rses.results import Run, csv_safe_frame
+from rses.results import Run, csv_text
 from rses.run_record import RunRecord
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMATS = ("md", "csv", "html")
 
@@ -64,10 +71,7 @@ def _settings(record: RunRecord) -> tuple[str, str, str]:
     """Split, manifest and the metric options off their :class:`rses.metrics.MetricSuiteConfig` defaults
     (``k=v, ...``; an option at its default, or not recorded, is the same setting).
     """
-    from rses.metrics.suite import MetricSuiteConfig
-
-    fields = dataclasses.fields(MetricSuiteConfig)
-    defaults = {f.name: f.default for f in fields if f.default is not dataclasses.MISSING}
+    defaults = option_defaults()
     changed = sorted(
         (k, v) for k, v in record.metric_options.items() if k not in defaults or v != defaults[k]
     )
@@ -75,9 +79,7 @@ def _settings(record: RunRecord) -> tuple[str, str, str]:
 
 
 def _known(info: dict) -> dict:
-    from dataclasses import fields
-
-    return {f.name: info[f.name] for f in fields(RunRecord) if f.name in info}
+    return {f.name: info[f.name] for f in dataclasses.fields(RunRecord) if f.name in info}
 
 
 def models_summary(info: dict) -> str:
@@ -102,14 +104,14 @@ def models_summary(info: dict) -> str:
     )
 
 
-def leaderboard_table(
+def leaderboard_rows(
     runs: Sequence[Run], metrics: Sequence[str] | None = None
-) -> tuple[pd.DataFrame, list[str]]:
-    """One row per run: method, sees_mask, split, n, backend, ranked, not_ranked_because, models, then
-    ``<m>_mean``/``_ci_low``/``_ci_high``.
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """One row per run: method, run, sees_mask, split, n, backend, ranked, not_ranked_because, models, then
+    ``<m>_mean``/``_ci_low``/``_ci_high`` (NaN where the run lacks the metric).
 
-    Returns the table (ranked runs first, each part sorted by the combined score when present) and the
-    metric names it holds.
+    Returns the rows (ranked runs first, each part sorted by the combined score when present, best first, NaN
+    last, else in the given order) and the metric names they hold.
     """
     names = list(metrics) if metrics else list(dict.fromkeys(m for r in runs for m in r.metrics))
     rows = []
@@ -128,41 +130,48 @@ def leaderboard_table(
         for name in names:
             stats = run.summary.get(name, {})
             for key in ("mean", "ci_low", "ci_high"):
-                row[f"{name}_{key}"] = stats.get(key, math.nan)
+                value = stats.get(key)
+                row[f"{name}_{key}"] = math.nan if value is None else float(value)
         rows.append(row)
-    table = pd.DataFrame(rows)
     key = combined_metric(names)
     if key is not None:
-        table = table.sort_values(
-            f"{key}_mean", ascending=not higher_is_better(key, runs), na_position="last", kind="stable"
-        )
-    table = table.sort_values("ranked", ascending=False, kind="stable")
-    return table.reset_index(drop=True), names
+        sign = -1.0 if _higher_is_better(key, runs) else 1.0  # best first; no known direction: ascending
+        rows.sort(key=lambda r: (math.isnan(r[f"{key}_mean"]), sign * r[f"{key}_mean"]))
+    rows.sort(key=lambda r: not r["ranked"])
+    return rows, names
 
 
-def _display(table: pd.DataFrame, names: Sequence[str], runs: Sequence[Run]) -> pd.DataFrame:
-    """The human-facing table: one ``mean ± half-CI`` text cell per metric, arrows for the direction."""
-    shown = pd.DataFrame(
-        {
-            "method": table["method"],
-            "sees mask": table["sees_mask"].map({True: "yes", False: "no"}),
-            "split": table["split"],
-            "n": table["n"],
-            "metric backend": table["backend"],
-        }
-    )
-    if not table["ranked"].all():
-        shown["why not ranked"] = table["not_ranked_because"]
-    for name in names:
-        direction = higher_is_better(name, runs)
-        arrow = {True: " ↑", False: " ↓", None: ""}[direction]
-        shown[f"{name}{arrow}"] = [
-            _cell(m, lo, hi)
-            for m, lo, hi in zip(
-                table[f"{name}_mean"], table[f"{name}_ci_low"], table[f"{name}_ci_high"], strict=True
-            )
-        ]
-    return shown
+def leaderboard_table(
+    runs: Sequence[Run], metrics: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, list[str]]:
+    """:func:`leaderboard_rows` as a DataFrame, one row per run, and the metric names it holds."""
+    import pandas as pd
+
+    rows, names = leaderboard_rows(runs, metrics)
+    return pd.DataFrame(rows), names
+
+
+def _higher_is_better(metric: str, runs: Sequence[Run]) -> bool | None:
+    return catalog.higher_is_better(metric, [run.info.get("metric_info") or {} for run in runs])
+
+
+def _display(
+    rows: Sequence[dict[str, Any]], names: Sequence[str], runs: Sequence[Run]
+) -> tuple[list[str], list[list[Any]]]:
+    """The human-facing table (columns, rows): one ``mean ± half-CI`` text cell per metric, arrows for the
+    direction, and a ``why not ranked`` column when a run is not ranked.
+    """
+    arrows = {True: " ↑", False: " ↓", None: ""}
+    columns = ["method", "sees mask", "split", "n", "metric backend"]
+    columns += ["why not ranked"] if not all(row["ranked"] for row in rows) else []
+    columns += [f"{name}{arrows[_higher_is_better(name, runs)]}" for name in names]
+    shown = []
+    for row in rows:
+        cells = [row["method"], "yes" if row["sees_mask"] else "no", row["split"], row["n"], row["backend"]]
+        cells += [row["not_ranked_because"]] if "why not ranked" in columns else []
+        cells += [_cell(*(row[f"{name}_{k}"] for k in ("mean", "ci_low", "ci_high"))) for name in names]
+        shown.append(cells)
+    return columns, shown
 
 
 def _cell(mean: float, low: float, high: float) -> str:
@@ -181,46 +190,57 @@ def render(runs: Sequence[Run], fmt: str, metrics: Sequence[str] | None = None) 
     """
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}.")
-    table, names = leaderboard_table(runs, metrics)
+    rows, names = leaderboard_rows(runs, metrics)
     if fmt == "csv":
-        return csv_safe_frame(table).to_csv(index=False)
-    shown = _display(table, names, runs)
-    ranked, other = (
-        shown[table["ranked"]].drop(columns="why not ranked", errors="ignore"),
-        shown[~table["ranked"]],
-    )
-    models = [f"{row.method} ({row.run}): {row.models}" for row in table.itertuples(index=False)]
+        columns = list(rows[0]) if rows else []
+        return csv_text(columns, ([row[c] for c in columns] for row in rows))
+    columns, shown = _display(rows, names, runs)
+    why = columns.index("why not ranked") if "why not ranked" in columns else None
+    ranked = [
+        cells if why is None else cells[:why] + cells[why + 1 :]
+        for cells, row in zip(shown, rows, strict=True)
+        if row["ranked"]
+    ]
+    ranked_columns = [c for c in columns if c != "why not ranked"]
+    other = [cells for cells, row in zip(shown, rows, strict=True) if not row["ranked"]]
+    models = [f"{row['method']} ({row['run']}): {row['models']}" for row in rows]
     if fmt == "html":
-        parts = [ranked.to_html(index=False, escape=True, border=0, classes="rses-leaderboard")]
-        if len(other):
-            parts += [
-                f"<h3>{NOT_RANKED}</h3>",
-                other.to_html(index=False, escape=True, border=0, classes="rses-leaderboard not-ranked"),
-            ]
+        parts = [_html(ranked_columns, ranked, "rses-leaderboard")]
+        if other:
+            parts += [f"<h3>{NOT_RANKED}</h3>", _html(columns, other, "rses-leaderboard not-ranked")]
         parts += ["<h3>Models</h3><ul>", *(f"<li>{html.escape(m)}</li>" for m in models), "</ul>"]
         return "\n".join(parts) + "\n"
-    text = _markdown(ranked)
-    if len(other):
-        text += f"\n**{NOT_RANKED}**\n\n" + _markdown(other)
+    text = _markdown(ranked_columns, ranked)
+    if other:
+        text += f"\n**{NOT_RANKED}**\n\n" + _markdown(columns, other)
     return text + "\n**Models**\n\n" + "".join(f"- {_md_escape(m)}\n" for m in models)
 
 
 NOT_RANKED = "Not ranked (not comparable with the ranked runs: see why)"
+TEXT_COLUMNS = {
+    "method",
+    "sees mask",
+    "split",
+    "metric backend",
+    "why not ranked",
+}  # left-aligned in Markdown
 
 
 def _md_escape(value: object) -> str:
     return html.escape(str(value)).replace("|", "\\|")
 
 
-def _markdown(shown: pd.DataFrame) -> str:
-    header = "| " + " | ".join(shown.columns) + " |"
-    rule = (
-        "|"
-        + "|".join(
-            "---" if c in {"method", "sees mask", "split", "metric backend", "why not ranked"} else "---:"
-            for c in shown.columns
-        )
-        + "|"
-    )
-    body = ["| " + " | ".join(_md_escape(v) for v in row) + " |" for row in shown.itertuples(index=False)]
+def _markdown(columns: Sequence[str], shown: Sequence[Sequence[Any]]) -> str:
+    header = "| " + " | ".join(columns) + " |"
+    rule = "|" + "|".join("---" if c in TEXT_COLUMNS else "---:" for c in columns) + "|"
+    body = ["| " + " | ".join(_md_escape(v) for v in row) + " |" for row in shown]
     return "\n".join([header, rule, *body]) + "\n"
+
+
+def _html(columns: Sequence[str], shown: Sequence[Sequence[Any]], classes: str) -> str:
+    """An HTML table (pandas' ``to_html`` layout, cells escaped); HTML output alone loads pandas."""
+    import pandas as pd
+
+    return pd.DataFrame(list(shown), columns=list(columns)).to_html(
+        index=False, escape=True, border=0, classes=classes
+    )

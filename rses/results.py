@@ -36,14 +36,15 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from rses.errors import RsesError
 from rses.io import write_atomic
 from rses.run_record import RunRecord, read_run_record
+
+if TYPE_CHECKING:  # NumPy and pandas load on first use: `rses check` and `rses leaderboard` read JSON only
+    import numpy as np
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +91,28 @@ def csv_safe(value: Any) -> Any:
     return f"'{value}" if isinstance(value, str) and value.startswith(CSV_FORMULA_START) else value
 
 
+def csv_text(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """CSV text of a table: a header, then one line per row; NaN is an empty field and every cell (and column
+    name) goes through :func:`csv_safe`.
+
+    Example:
+        >>> csv_text(["method", "psnr"], [["=cmd", 30.5], ["cat", float("nan")]])
+        "method,psnr\\n'=cmd,30.5\\ncat,\\n"
+    """
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow([csv_safe(name) for name in columns])
+    for row in rows:
+        writer.writerow(
+            ["" if isinstance(value, float) and math.isnan(value) else csv_safe(value) for value in row]
+        )
+    return text.getvalue()
+
+
 def csv_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with :func:`csv_safe` applied to every text cell and to the column names (a copy)."""
+    import pandas as pd
+
     safe = frame.copy()
     for name in safe.columns:
         if not pd.api.types.is_numeric_dtype(safe[name]):
@@ -154,6 +175,8 @@ class Journal:
 
 
 def _json_default(obj: Any) -> Any:
+    import numpy as np
+
     if isinstance(obj, np.generic):
         return obj.item()
     return str(obj)
@@ -188,6 +211,8 @@ def table_columns(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> dic
 
     A metric missing from a row (a failed sample) or not a number is NaN.
     """
+    import numpy as np
+
     columns: dict[str, Sequence] = {name: [row.get(name) for row in rows] for name in BASE_COLUMNS}
     for name in ("error", "output_path"):
         columns[name] = ["" if value is None else str(value) for value in columns[name]]
@@ -198,6 +223,8 @@ def table_columns(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> dic
 
 def rows_to_table(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> pd.DataFrame:
     """:func:`table_columns` as a DataFrame (what ``samples.parquet`` reads back as)."""
+    import pandas as pd
+
     return pd.DataFrame(table_columns(rows, metrics))
 
 
@@ -211,9 +238,12 @@ def bootstrap_ci(
     """Percentile bootstrap confidence interval of the mean.
 
     Example:
+        >>> import numpy as np
         >>> bootstrap_ci(np.array([1.0, 1.0, 1.0]))
         (1.0, 1.0)
     """
+    import numpy as np
+
     values = np.asarray(values, dtype=np.float64)
     if values.size == 0:
         return (math.nan, math.nan)
@@ -226,6 +256,8 @@ def bootstrap_ci(
 @functools.lru_cache(maxsize=2)
 def _resampling(n: int, n_resamples: int, seed: int) -> np.ndarray:
     """The bootstrap's ``(n_resamples, n)`` draws: the metrics of one run share them (and the time)."""
+    import numpy as np
+
     draws = np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
     draws.flags.writeable = False
     return draws
@@ -238,6 +270,8 @@ def summarize(
 
     ``table``: :func:`table_columns` or a DataFrame of the same columns.
     """
+    import numpy as np
+
     ok = np.asarray(table["status"], dtype=object) == "ok"
     summary = {}
     for name in metrics:
@@ -269,14 +303,8 @@ def write_tables(run_dir: Path, table: Mapping[str, Sequence], summary: dict) ->
     tmp = run_dir / f".{SAMPLES_PARQUET}.{os.getpid()}.tmp"
     pq.write_table(pa.table({name: table[name] for name in names}), tmp)
     os.replace(tmp, run_dir / SAMPLES_PARQUET)
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow([csv_safe(name) for name in names])
-    for row in zip(*(table[name] for name in names), strict=True):
-        writer.writerow(
-            ["" if isinstance(value, float) and math.isnan(value) else csv_safe(value) for value in row]
-        )
-    write_atomic(run_dir / SAMPLES_CSV, text.getvalue(), durable=False)
+    rows = zip(*(table[name] for name in names), strict=True)
+    write_atomic(run_dir / SAMPLES_CSV, csv_text(names, rows), durable=False)
     write_json(run_dir / SUMMARY_JSON, summary, durable=False)
 
 
@@ -284,14 +312,25 @@ def write_tables(run_dir: Path, table: Mapping[str, Sequence], summary: dict) ->
 class Run:
     """A finished (or partial) run read back from its directory.
 
-    ``record`` is the typed ``run.json``; ``info`` the same as a plain dict (``record.to_dict()``).
+    ``record`` is the typed ``run.json``; ``info`` the same as a plain dict (``record.to_dict()``). The per-sample
+    table :attr:`samples` is read from ``samples.parquet`` on first use (or given as ``table``), so commands that
+    need only ``summary.json`` (``rses check``, ``rses leaderboard``) never load pandas.
     """
 
     path: Path
     info: dict[str, Any]
-    samples: pd.DataFrame
     summary: dict[str, dict[str, float]]
     record: RunRecord | None = None
+    table: pd.DataFrame | None = None  # the per-sample table when already in memory; else read on first use
+
+    @property
+    def samples(self) -> pd.DataFrame:
+        """The per-sample table (``samples.parquet``: ``BASE_COLUMNS`` then one column per metric)."""
+        if self.table is None:
+            import pandas as pd
+
+            self.table = pd.read_parquet(self.path / SAMPLES_PARQUET)
+        return self.table
 
     @property
     def label(self) -> str:
@@ -305,7 +344,7 @@ class Run:
 
 
 def load_run(path: str | Path) -> Run:
-    """Read a run directory (``run.json``, ``samples.parquet``, ``summary.json``).
+    """Read a run directory (``run.json``, ``summary.json``; ``samples.parquet`` on first use of ``samples``).
 
     Raises:
         RsesError: the directory is missing or is not a finished run, with what to do.
@@ -322,10 +361,4 @@ def load_run(path: str | Path) -> Run:
         )
     record = read_run_record(path / RUN_JSON)
     summary = json.loads((path / SUMMARY_JSON).read_text()) if (path / SUMMARY_JSON).is_file() else {}
-    return Run(
-        path=path,
-        info=record.to_dict(),
-        samples=pd.read_parquet(path / SAMPLES_PARQUET),
-        summary=summary,
-        record=record,
-    )
+    return Run(path=path, info=record.to_dict(), summary=summary, record=record)

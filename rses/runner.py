@@ -396,7 +396,7 @@ def _apply_threads(cfg: RunConfig, editor: Editor, metric_info: dict[str, dict])
 
     learned = bool(editor.weights()) or any(info.get("needs") for info in metric_info.values())
     threads = choose_threads(cfg.threads, learned)
-    apply_threads(threads)
+    apply_threads(threads, learned)
     return threads
 
 

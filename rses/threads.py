@@ -12,6 +12,9 @@ process on a 2-core VM, the README's pixel evaluation took 34-36 s with the defa
 - ``learned`` work keeps PyTorch's default (one thread per physical core, or ``OMP_NUM_THREADS``);
 - ``--threads N`` overrides both; ``N`` is recorded in run.json as ``threads``.
 
+OpenCV's thread count is always set; PyTorch's only when torch is already loaded or the work is learned, so
+a weight-free run on the CPU (which computes in NumPy and OpenCV) never imports torch for it.
+
 Example:
     >>> choose_threads(requested=None, learned=False)
     1
@@ -22,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import sys
 
 from rses.errors import UsageError
 
@@ -54,12 +58,16 @@ def choose_threads(requested: int | None, learned: bool) -> int:
     return default_threads() if learned else LIGHT_THREADS
 
 
-def apply_threads(n: int) -> None:
-    """Set PyTorch's and OpenCV's intra-op thread counts of this process to ``n``."""
+def apply_threads(n: int, learned: bool = True) -> None:
+    """Set OpenCV's intra-op thread count of this process to ``n``, and PyTorch's when torch is loaded or the
+    work is ``learned`` (torch is not imported for light work).
+    """
     import cv2
-    import torch
 
-    default_threads()  # remembered before the first change, so a later learned run gets it back
-    if torch.get_num_threads() != n:
-        torch.set_num_threads(n)
     cv2.setNumThreads(n)
+    if learned or "torch" in sys.modules:
+        import torch
+
+        default_threads()  # remembered before the first change, so a later learned run gets it back
+        if torch.get_num_threads() != n:
+            torch.set_num_threads(n)

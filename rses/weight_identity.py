@@ -276,13 +276,16 @@ def metric_identities(scorer: Any, clip_ref: str | None, lpips_ref: str | None, 
     """The :class:`WeightIdentity` of every learned model an :class:`rses.metrics.RSES` will load.
 
     The files are the ones the backends pick (a folder reference resolves to the checkpoint inside it).
-    Empty for pixel metrics and smoke mode.
+    Empty for pixel metrics and smoke mode (without importing the backends, hence torch).
     """
+    specs = scorer.weights()
+    if not specs:
+        return []
     from rses.metrics import backends
 
     allow_pickle = bool(scorer.options.allow_pickle)
     identities = []
-    for spec in scorer.weights():
+    for spec in specs:
         if spec.env_var == backends.CLIP_ENV:
             path, role, ref = (
                 backends.resolve_clip_checkpoint(spec, clip_ref, allow_pickle),

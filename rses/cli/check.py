@@ -35,6 +35,7 @@ def check_command(
     from rses.drift import (
         check_drift,
         check_provenance,
+        failure_message,
         make_baseline,
         read_baseline,
         run_means,
@@ -66,12 +67,7 @@ def check_command(
         )
     console.print(table)
     if failed:
-        err_console.print(
-            f"[bold red]{len(failed)} value(s) drifted beyond tolerance[/bold red]: "
-            f"{', '.join(escape(r.metric) for r in failed)}. If the change is intended, rerun with "
-            "--update.",
-            soft_wrap=True,
-        )
+        err_console.print(f"[bold red]{escape(failure_message(failed))}[/bold red]", soft_wrap=True)
         raise typer.Exit(1)
     console.print("[green]No drift.[/green]")
 

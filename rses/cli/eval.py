@@ -16,7 +16,15 @@ from rich.table import Table
 
 from rses.cli import options
 from rses.cli.app import app, console, err_console
-from rses.cli.helpers import auto_device, command_line, fmt, json_object, metric_spec
+from rses.cli.helpers import (
+    DEVICE_HELP,
+    auto_device,
+    command_line,
+    fmt,
+    json_object,
+    metric_spec,
+    runs_a_model,
+)
 
 if TYPE_CHECKING:
     from rses.results import Run
@@ -34,9 +42,7 @@ def eval_command(
     out: Path | None = typer.Option(
         None, "--out", "-o", help="Run directory [default: runs/<method>-<split>]."
     ),
-    device: str = typer.Option(
-        "auto", "--device", help="cpu, cuda, cuda:1, ... (auto: cuda when available)."
-    ),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     edit_batch_size: int | None = options.EDIT_BATCH_SIZE,
     old_batch_size: int | None = options.OLD_BATCH_SIZE,
     limit: int | None = typer.Option(None, "--limit", help="Only the first N samples (smoke runs)."),
@@ -112,7 +118,7 @@ def eval_command(
         method=method,
         split=split,
         out=out,
-        device=auto_device(device),
+        device=auto_device(device, runs_a_model([method], metric_spec(metrics))),
         batch_size=batch_size,  # RunConfig.batch_size: samples per editor call (--edit-batch-size)
         limit=limit,
         shard=parse_shard(shard),

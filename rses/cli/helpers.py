@@ -90,13 +90,51 @@ def json_object(path: Path | None, flag: str, what: str) -> dict:
     return overrides
 
 
-def auto_device(device: str) -> str:
-    """``device``, with ``auto`` resolved to ``cuda`` when torch sees a GPU, else ``cpu``."""
+#: ``--device`` help of the commands that run editors and metrics.
+DEVICE_HELP = (
+    "cpu, cuda, cuda:1, ... (auto: cuda when available and the run loads a model; a run of weight-free "
+    "editors and pixel metrics stays on the CPU and never imports torch)."
+)
+
+
+def auto_device(device: str, loads_model: bool = True) -> str:
+    """``device``, with ``auto`` resolved: ``cpu`` when the run loads no model (``loads_model``, see
+    :func:`runs_a_model`), else ``cuda`` when torch sees a GPU, else ``cpu``.
+
+    Only a run that loads a model asks torch (importing it: ~1.3 s, ~650 MB); a weight-free run computes on
+    the CPU in NumPy and OpenCV, where a GPU would not help it.
+
+    Example:
+        >>> auto_device("auto", loads_model=False), auto_device("cuda:1")
+        ('cpu', 'cuda:1')
+    """
     if device != "auto":
         return device
+    if not loads_model:
+        return "cpu"
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def runs_a_model(methods: Iterable[str], metrics: str | Sequence[str]) -> bool:
+    """Whether a run of the editors ``methods`` scored with ``metrics`` loads a model: a selected metric
+    needs one (LPIPS, CLIP, VLM) or an editor declares weights (its class overrides
+    :meth:`rses.editing.Editor.weights`). An unknown name counts as a model; the run reports it later.
+
+    Example:
+        >>> runs_a_model(["identity", "paste-style"], ["pixel"]), runs_a_model(["identity"], "all")
+        (False, True)
+    """
+    from rses.editing import EDITORS, Editor
+    from rses.metrics.catalog import METRICS, select_metrics
+
+    try:
+        if any(METRICS[name].needs for name in select_metrics(metrics)):
+            return True
+        return any(EDITORS.get(method).weights is not Editor.weights for method in methods)
+    except UsageError:
+        return True
 
 
 def fmt(value: float | None, digits: str = ".4g") -> str:

@@ -26,11 +26,9 @@ import typer
 
 from rses.checkpoints import pickle_opt_in  # noqa: F401  (re-exported for the commands)
 from rses.errors import UsageError
+from rses.metrics.suite_config import MetricSuiteConfig
 
-# RSESConfig's defaults, repeated so that `rses --help` does not import torch (a test keeps them equal).
-DEFAULT_BOUNDARY = 0
-DEFAULT_METRIC_BATCH_SIZE = None  # by device: 4 images per call on a CPU, 32 on a GPU
-DEFAULT_CROP_POLICY = "letterbox"
+DEFAULTS = MetricSuiteConfig()  # the metric options' defaults (the config module imports no model library)
 
 MASK_THRESHOLD = typer.Option(
     None,
@@ -38,7 +36,7 @@ MASK_THRESHOLD = typer.Option(
     help="Binarize soft masks (e.g. JPEG masks) at this level (0-1); without it a non-binary mask is an error.",
 )
 BOUNDARY = typer.Option(
-    DEFAULT_BOUNDARY, "--boundary", help="Exclude background pixels within this many px of the mask."
+    DEFAULTS.boundary, "--boundary", help="Exclude background pixels within this many px of the mask."
 )
 ALLOW_PICKLE = typer.Option(
     False,
@@ -46,13 +44,13 @@ ALLOW_PICKLE = typer.Option(
     help="Allow pickle (.pth/.bin) checkpoints (they can run code when loaded); or RSES_ALLOW_PICKLE=1.",
 )
 METRIC_BATCH_SIZE = typer.Option(
-    DEFAULT_METRIC_BATCH_SIZE,
+    DEFAULTS.batch_size,
     "--metric-batch-size",
     help="Images per LPIPS/CLIP backbone call (memory vs speed; numbers do not change) [default: 4 on a CPU, "
     "32 on a GPU].",
 )
 CROP_POLICY = typer.Option(
-    DEFAULT_CROP_POLICY,
+    DEFAULTS.crop_policy,
     "--crop-policy",
     help="How CLIP sees a region: letterbox, tile or center-crop (the paper's; see docs/metrics.md).",
 )

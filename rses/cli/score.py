@@ -12,6 +12,7 @@ from rich.table import Table
 
 from rses.cli import options
 from rses.cli.app import app, console, err_console
+from rses.cli.helpers import auto_device, runs_a_model
 from rses.errors import UsageError
 
 if TYPE_CHECKING:
@@ -88,7 +89,11 @@ def score(
     skip_weight_check: bool = typer.Option(
         False, "--skip-weight-check", help="Use weights whose digest does not match the known one (marked)."
     ),
-    device: str = typer.Option("cpu", "--device", help="torch device for the learned metrics."),
+    device: str = typer.Option(
+        "cpu",
+        "--device",
+        help="torch device for the learned metrics (auto: cuda when available and one runs).",
+    ),
     mask_threshold: float | None = options.MASK_THRESHOLD,
     boundary: int = options.BOUNDARY,
     allow_pickle: bool = options.ALLOW_PICKLE,
@@ -120,7 +125,7 @@ def score(
     selected = _computable(metrics, has_target=target is not None)
     suite = MetricSuite(
         metrics=selected,
-        device=device,
+        device=auto_device(device, runs_a_model([], selected)),
         clip_weights=clip_weights,
         lpips_weights=lpips_weights,
         smoke=smoke,
@@ -136,7 +141,8 @@ def score(
         err_console.print(f"[bold yellow]{UNCHECKED_NOTE}[/bold yellow]")
     from rses.threads import apply_threads, choose_threads
 
-    apply_threads(choose_threads(threads, learned=any(METRICS[n].needs for n in suite.metrics)))
+    learned = any(METRICS[n].needs for n in suite.metrics)
+    apply_threads(choose_threads(threads, learned), learned)
     if smoke:
         err_console.print(f"[bold yellow]{SMOKE_NOTE}[/bold yellow]")
     for stem, src, edt, msk, tgt in _triples(source, edited, mask, target):

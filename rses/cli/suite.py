@@ -16,7 +16,7 @@ from rich.table import Table
 
 from rses.cli import options
 from rses.cli.app import app, console, err_console
-from rses.cli.helpers import auto_device, command_line
+from rses.cli.helpers import DEVICE_HELP, auto_device, command_line, runs_a_model
 
 suite_app = typer.Typer(
     help="Benchmark suites as data: run a TOML suite, list the shipped ones.\n\n"
@@ -35,9 +35,7 @@ def run_command(
     ),
     split: str | None = typer.Option(None, "--split", "-s", help="Run on this split instead of the suite's."),
     limit: int | None = typer.Option(None, "--limit", help="Only the first N samples (smoke runs)."),
-    device: str = typer.Option(
-        "auto", "--device", help="cpu, cuda, cuda:1, ... (auto: cuda when available)."
-    ),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     smoke: bool = typer.Option(
         False, "--smoke", help="Tiny random-weight models: numbers are not meaningful."
     ),
@@ -81,7 +79,7 @@ def run_command(
         result = run_suite(
             loaded,
             out or Path("runs") / loaded.name,
-            device=auto_device(device),
+            device=auto_device(device, runs_a_model([m.method for m in loaded.methods], loaded.metrics)),
             smoke=smoke,
             limit=limit,
             split=split,

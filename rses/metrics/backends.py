@@ -28,6 +28,7 @@ import torch
 
 from rses.checkpoints import is_safetensors, safetensors_command
 from rses.errors import UnsafeWeightsError, UsageError, WeightsNotFoundError
+from rses.metrics.fast_clip import PackedLinear, speed_up_blocks
 from rses.weights import WeightSpec, check_safe_format, resolve_weights
 
 CLIP_ENV, CLIP_FLAG = "RSES_CLIP_WEIGHTS", "--clip-weights"
@@ -113,8 +114,10 @@ class OpenClipBackend:
     direct ``model.encode_image(preprocess(pil))`` call; the metrics hand it square views
     (:mod:`rses.metrics.clip_views`), so the centre crop removes nothing unless ``crop_policy="center-crop"``.
     Text embeddings are cached per ``(key, text)``. Outputs stay on ``device``.
-    On CPU in float32 the vision MLPs of ``model`` are switched (in place) to MKL's pre-packed GEMM
-    (:class:`PackedLinear`): equal to float32 rounding (not bit for bit), about 15 % faster image embeddings.
+    On CPU in float32 the vision blocks of ``model`` are rewritten in place by
+    :func:`rses.metrics.fast_clip.speed_up_blocks` (MKL's pre-packed GEMM for every projection, QuickGELU
+    folded into the MLP weights; ``state_dict`` unchanged): equal to float32 rounding (not bit for bit),
+    about 30 % faster image embeddings than the stock model.
     """
 
     def __init__(
@@ -129,11 +132,7 @@ class OpenClipBackend:
     ):
         self.model = model.to(device=device, dtype=dtype)
         if torch.device(device).type == "cpu" and dtype == torch.float32 and PackedLinear.available():
-            for block in getattr(getattr(model.visual, "transformer", None), "resblocks", ()):
-                for name in ("c_fc", "c_proj"):
-                    linear = getattr(getattr(block, "mlp", None), name, None)
-                    if type(linear) is torch.nn.Linear:
-                        setattr(block.mlp, name, PackedLinear(linear))
+            speed_up_blocks(getattr(getattr(model.visual, "transformer", None), "resblocks", ()))
         self.preprocess, self.tokenizer, self.key = preprocess, tokenizer, key
         self.device, self.dtype, self.weights = device, dtype, weights
         mean = getattr(preprocess.transforms[-1], "mean", (0.5, 0.5, 0.5))
@@ -155,37 +154,6 @@ class OpenClipBackend:
             for text, row in zip(missing, emb / emb.norm(dim=-1, keepdim=True), strict=True):
                 _TEXT_CACHE[(self.key, text)] = row
         return torch.stack([_TEXT_CACHE[(self.key, t)] for t in texts])
-
-
-class PackedLinear(torch.nn.Module):
-    """An inference-only ``nn.Linear`` whose weight MKL packs for the row count of its first input.
-
-    Inputs with that many rows (batch x tokens) use the packed GEMM, others the plain one. Both equal
-    ``nn.Linear`` to float32 rounding only: the packed kernel may sum the products in another order (it does
-    on AVX-512 AMD CPUs), within the a-priori bound ``2 * (K + 1) * eps * sum|x w|``. Used for CLIP's vision
-    MLPs on CPU, where a batch of 4 crops runs ~25 % faster per matrix product.
-    """
-
-    def __init__(self, linear: torch.nn.Linear):
-        super().__init__()
-        self.weight, self.bias = linear.weight, linear.bias
-        self.in_features, self.out_features = linear.in_features, linear.out_features
-        self._packed: tuple[int, torch.Tensor] | None = None
-
-    @staticmethod
-    def available() -> bool:
-        """Whether this torch build has the MKL linear kernel."""
-        return torch.backends.mkl.is_available() and hasattr(torch.ops.mkl, "_mkl_linear")
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x @ weight.T + bias``; float32 CPU inference without grad goes through MKL's packed kernel."""
-        if torch.is_grad_enabled() or x.dtype != torch.float32 or x.device.type != "cpu":
-            return torch.nn.functional.linear(x, self.weight, self.bias)
-        if self._packed is None:
-            rows = x.numel() // x.shape[-1]
-            self._packed = rows, torch.ops.mkl._mkl_reorder_linear_weight(self.weight, rows)
-        rows, packed = self._packed
-        return torch.ops.mkl._mkl_linear(x, packed, self.weight, self.bias, rows)
 
 
 def load_clip(

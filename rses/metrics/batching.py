@@ -14,12 +14,12 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any
 
 import numpy as np
-import torch
 
 
 class Queue:
@@ -35,11 +35,11 @@ class Queue:
             self._seen.add((id(owner), key))
             self.items.append((owner, key, image))
 
-    def groups(self, by: Callable[[Any], Any]) -> list[list[tuple[dict[str, Any], str, Any]]]:
-        """The queued items grouped by ``by(image)`` (e.g. the shape, for stacking), in queue order."""
+    def groups(self, by: Callable[[str, Any], Any]) -> list[list[tuple[dict[str, Any], str, Any]]]:
+        """The queued items grouped by ``by(key, image)`` (e.g. the shape, for stacking), in queue order."""
         out: dict[Any, list] = {}
         for item in self.items:
-            out.setdefault(by(item[2]), []).append(item)
+            out.setdefault(by(item[1], item[2]), []).append(item)
         return list(out.values())
 
 
@@ -82,16 +82,21 @@ def arrays_key(sample_id: str, arrays: Iterable[np.ndarray | None]) -> tuple[str
 
 
 def to_host(values: Iterable[MutableMapping[str, Any]]) -> None:
-    """Replace every 0-d tensor in each dict of ``values`` by its float: one stacked read-back per device.
+    """Replace every 0-d tensor or NumPy value in each dict of ``values`` by its float: one stacked read-back
+    per device (torch is not imported: a tensor exists only where it already is).
 
     Example:
-        >>> rows = [{"a": torch.tensor(0.5), "b": 1.0}]; to_host(rows); rows
-        [{'a': 0.5, 'b': 1.0}]
+        >>> import torch
+        >>> rows = [{"a": torch.tensor(0.5), "b": 1.0, "c": np.float64(2.0)}]; to_host(rows); rows
+        [{'a': 0.5, 'b': 1.0, 'c': 2.0}]
     """
-    pending: dict[torch.device, list[tuple[MutableMapping[str, Any], str]]] = {}
+    torch = sys.modules.get("torch")
+    pending: dict[Any, list[tuple[MutableMapping[str, Any], str]]] = {}
     for row in values:
         for name, value in row.items():
-            if isinstance(value, torch.Tensor):
+            if isinstance(value, (np.ndarray, np.generic)):
+                row[name] = float(value)
+            elif torch is not None and isinstance(value, torch.Tensor):
                 pending.setdefault(value.device, []).append((row, name))
     for places in pending.values():
         host = torch.stack([row[name].to(torch.float64) for row, name in places]).tolist()

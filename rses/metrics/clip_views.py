@@ -34,12 +34,10 @@ import numpy as np
 import torch
 
 from rses.errors import UsageError
+from rses.metrics.suite_config import CROP_POLICIES, DEFAULT_CROP_POLICY
 
 if TYPE_CHECKING:
     from rses.metrics.backends import OpenClipBackend
-
-CROP_POLICIES = ("letterbox", "tile", "center-crop")
-DEFAULT_CROP_POLICY = "letterbox"
 
 
 def check_crop_policy(policy: str) -> str:

@@ -1,11 +1,12 @@
-"""Input checks shared by every metric: one sample in, tensors out, or an error naming the sample.
+"""Input checks shared by every metric: one sample in, NumPy arrays out, or an error naming the sample.
 
 Images are ``(H, W, 3)`` ``uint8`` arrays, ``uint16`` arrays (quantised to 8 bits as 16-bit files are:
 ``round(v / 257)``, see :mod:`rses.pixels`), or float arrays/tensors in [0, 1] shaped ``(H, W, 3)`` or
 ``(3, H, W)``. Masks are ``(H, W)`` bool (or two-valued numbers ``{0, v}``; anything else needs
 ``mask_threshold``, applied on the dtype's range by :func:`rses.pixels.binarize`). Images smaller than a
 learned metric's minimum (:data:`LPIPS_MIN_SIDE`) are refused by :func:`check_min_side`. Nothing is repaired
-silently.
+silently. The prepared arrays are NumPy (nothing here imports torch); the learned metrics take them as
+tensors with ``torch.from_numpy`` (no copy).
 
 Example:
     >>> import numpy as np
@@ -22,10 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from rses.errors import InvalidSampleError
 from rses.metrics.argkinds import LOAD_HINT, not_an_array
+from rses.metrics.arrays import is_tensor
 from rses.pixels import binarize, quantize
 
 LPIPS_MIN_SIDE = {"alex": 31, "vgg": 16}
@@ -36,26 +37,28 @@ tests/pixels/test_min_size.py). CLIP metrics have no minimum: the crop is resize
 
 @dataclass
 class PreparedSample:
-    """A checked sample: ``(3, H, W)`` float32 images in [0, 1] and a ``(H, W)`` bool mask, plus uint8 copies."""
+    """A checked sample: C-contiguous ``(3, H, W)`` float32 NumPy images in [0, 1] and an ``(H, W)`` bool
+    NumPy mask, plus ``(H, W, 3)`` uint8 copies of the images.
+    """
 
     sample_id: str
-    source: torch.Tensor
-    edited: torch.Tensor
-    mask: torch.Tensor
-    target: torch.Tensor | None
+    source: np.ndarray
+    edited: np.ndarray
+    mask: np.ndarray
+    target: np.ndarray | None
     source_u8: np.ndarray
     edited_u8: np.ndarray
     target_u8: np.ndarray | None
 
 
-def as_image(sample_id: str, name: str, image: Any) -> tuple[torch.Tensor, np.ndarray]:
+def as_image(sample_id: str, name: str, image: Any) -> tuple[np.ndarray, np.ndarray]:
     """Check one image and return it as ``(3, H, W)`` float32 in [0, 1] and as ``(H, W, 3)`` uint8."""
     if got := not_an_array(image):
         raise InvalidSampleError(
             f"Sample {sample_id}: {name} image is {got}; expected an array "
             f"(H, W, 3) uint8 or float in [0, 1]. {LOAD_HINT}"
         )
-    arr = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+    arr = image.detach().cpu().numpy() if is_tensor(image) else np.asarray(image)
     if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and arr.shape[-1] not in (1, 3, 4):
         arr = np.moveaxis(arr, 0, -1)
     if arr.ndim != 3 or arr.shape[-1] != 3:
@@ -68,7 +71,8 @@ def as_image(sample_id: str, name: str, image: Any) -> tuple[torch.Tensor, np.nd
         arr = quantize(arr)
     if arr.dtype == np.uint8:
         u8 = np.ascontiguousarray(arr)
-        return torch.from_numpy(u8).permute(2, 0, 1).float().div_(255), u8
+        unit = np.ascontiguousarray(u8.transpose(2, 0, 1), dtype=np.float32)
+        return np.divide(unit, 255, out=unit), u8
     if arr.dtype.kind != "f":
         raise InvalidSampleError(
             f"Sample {sample_id}: {name} image has dtype {arr.dtype}, which has no defined "
@@ -85,10 +89,10 @@ def as_image(sample_id: str, name: str, image: Any) -> tuple[torch.Tensor, np.nd
             f"{arr.min():.4g}, max {arr.max():.4g}. Divide uint8-range floats by 255."
         )
     u8 = np.round(arr * 255).astype(np.uint8)
-    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).contiguous(), u8
+    return np.ascontiguousarray(arr.transpose(2, 0, 1)), u8
 
 
-def as_mask(sample_id: str, mask: Any, threshold: float | None = None) -> torch.Tensor:
+def as_mask(sample_id: str, mask: Any, threshold: float | None = None) -> np.ndarray:
     """Check a mask and return it as ``(H, W)`` bool; ``threshold`` in [0, 1] binarises a soft mask on its
     dtype's range (:func:`rses.pixels.binarize`: 0.5 cuts uint8 at 127.5, uint16 at 32767.5, float at 0.5).
     """
@@ -96,7 +100,7 @@ def as_mask(sample_id: str, mask: Any, threshold: float | None = None) -> torch.
         raise InvalidSampleError(
             f"Sample {sample_id}: mask is {got}; expected an (H, W) bool array. {LOAD_HINT}"
         )
-    arr = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
+    arr = mask.detach().cpu().numpy() if is_tensor(mask) else np.asarray(mask)
     if arr.ndim == 3 and 1 in (arr.shape[0], arr.shape[-1]):
         arr = arr.reshape(arr.shape[1:] if arr.shape[0] == 1 else arr.shape[:-1])
     if arr.ndim != 2:
@@ -119,7 +123,7 @@ def as_mask(sample_id: str, mask: Any, threshold: float | None = None) -> torch.
             f"Sample {sample_id}: mask covers the whole image, so there is no background "
             "to measure preservation on."
         )
-    return torch.from_numpy(np.ascontiguousarray(binary))
+    return np.ascontiguousarray(binary)
 
 
 def check_min_side(sample_id: str, height: int, width: int, minimum: int, metric: str) -> None:

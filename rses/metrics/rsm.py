@@ -25,19 +25,12 @@ import numpy as np
 import torch
 
 from rses.metrics.argkinds import array_arguments
-from rses.metrics.clip_views import DEFAULT_CROP_POLICY, embed_regions
+from rses.metrics.clip_views import embed_regions
 from rses.metrics.regions import padded_box
+from rses.metrics.suite_config import DEFAULT_CROP_POLICY, RSM_PADDING, STYLE_TEMPLATE, style_text
 
 if TYPE_CHECKING:
     from rses.metrics.backends import OpenClipBackend
-
-RSM_PADDING = 0.1
-STYLE_TEMPLATE = "a {style} style image"
-
-
-def style_text(style: str, template: str = STYLE_TEMPLATE) -> str:
-    """The text CLIP compares against: ``template`` with the style name's hyphens read as spaces."""
-    return template.format(style=style.replace("-", " ").replace("_", " "))
 
 
 def object_crop(

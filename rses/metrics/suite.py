@@ -26,36 +26,36 @@ import math
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from rses.errors import UsageError
 from rses.metrics import fidelity, pixel
 from rses.metrics.batching import Queue, arrays_key, chunks, digest, lru, to_host
 from rses.metrics.catalog import GROUPS, METRICS, select_metrics, with_dependencies
-from rses.metrics.clip_views import check_crop_policy, clip_views, combine_views
 from rses.metrics.inputs import LPIPS_MIN_SIDE, PreparedSample, prepare_sample
-from rses.metrics.leakage import background_image
-from rses.metrics.lpips_bg import region_mean_t, to_lpips_range
-from rses.metrics.protocols import ClipBackend, LpipsBackend, LpipsLayerMaps, LpipsUnitFeatures, VlmBackend
-from rses.metrics.regions import background_region, masked_mean_t
-from rses.metrics.rsm import object_crop, rsm_from_embeddings, style_text
+from rses.metrics.regions import background_region
 from rses.metrics.suite_config import (  # noqa: F401 (METRIC_DTYPES: re-exported, its old home)
     BATCH_SIZES,
+    CROP_POLICIES,
     METRIC_DTYPES,
+    QUESTIONS,
     MetricSuiteConfig,
     check_option_types,
     metric_dtype,
+    style_text,
 )
-from rses.metrics.vlm import QUESTIONS, VLM_QUESTIONS
-from rses.metrics.vlm import check_options as check_vlm_options
 from rses.weights import WeightSpec, check_all
+
+if TYPE_CHECKING:
+    import torch
+
+    from rses.metrics.protocols import ClipBackend, LpipsBackend, VlmBackend
 
 logger = logging.getLogger(__name__)
 
-_VLM_METRICS = frozenset(VLM_QUESTIONS)
+_VLM_METRICS = frozenset(m for m, info in METRICS.items() if info.group == "vlm" and info.formula is None)
 _CLIP_KEYS = ("rsm", "rsm_strict", "rsm_source", "leak_edited", "leak_source")
 EMBEDDING_CACHE_SIZE = 4096  # CLIP source embeddings kept (a few KB each), independent of source_cache_size
 
@@ -101,14 +101,20 @@ class MetricSuite:
             raise UsageError(
                 f"pixel_range must be one of {pixel.PIXEL_RANGES}, got {self.options.pixel_range!r}."
             )
-        check_crop_policy(self.options.crop_policy)
+        if self.options.crop_policy not in CROP_POLICIES:
+            from rses.metrics.clip_views import check_crop_policy
+
+            check_crop_policy(self.options.crop_policy)  # raises the error that names the policies
         self.metrics = select_metrics(metrics)
-        self.device, self.dtype, self.smoke = device, metric_dtype(dtype), smoke
-        device_type = torch.device(device).type
+        if not (isinstance(dtype, str) and dtype in METRIC_DTYPES):
+            metric_dtype(dtype)  # a torch dtype passes, an unknown name raises
+        self.device, self._dtype, self.smoke = device, dtype, smoke
+        device_type = str(device).split(":")[0]
         if self.options.batch_size is None:
             self.options.batch_size = BATCH_SIZES.get(device_type, BATCH_SIZES["cpu"])
-        # pixel metrics run in float64: on a CUDA device next to the models, elsewhere (CPU, MPS) on the CPU
-        self._pixel_device = torch.device(device if device_type == "cuda" else "cpu")
+        # pixel metrics run in float64: as torch tensors on a CUDA device next to the models, elsewhere (CPU,
+        # MPS) as NumPy arrays on the CPU, without torch (rses.metrics.arrays)
+        self._pixel_device = str(device) if device_type == "cuda" else None
         self.clip_weights, self.lpips_weights = clip_weights, lpips_weights
         order = with_dependencies(self.metrics)  # what the catalogue says to compute, dependencies first
         self._wanted = frozenset(order)
@@ -135,19 +141,28 @@ class MetricSuite:
                 f"vlm_questions must have exactly the keys {sorted(QUESTIONS)}, got "
                 f"{sorted(self.options.vlm_questions)}."
             )
-        check_vlm_options(self.options.vlm_questions, self.options.vlm_opposites, self.options.vlm_max_pixels)
+        if "vlm" in self._needs or any(name.startswith("vlm_") for name in options):
+            from rses.metrics.vlm import check_options as check_vlm_options
+
+            o = self.options
+            check_vlm_options(o.vlm_questions, o.vlm_opposites, o.vlm_max_pixels)
         self._features: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()  # LPIPS, per sample
         self._embeddings: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()  # CLIP, per sample
         self._rows: list[dict[str, Any]] = []
         self._warned_target = False
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """The torch dtype the learned models run in (importing torch: pixel-only suites never ask)."""
+        return metric_dtype(self._dtype)
+
     # ------------------------------------------------------------------------------------------ weights
     def weights(self) -> list[WeightSpec]:
         """The weight specs the selected metrics need (none for pixel metrics or smoke mode)."""
+        if self.smoke or not self._needs:
+            return []
         from rses.metrics import backends
 
-        if self.smoke:
-            return []
         specs = []
         if "clip" in self._needs and self._clip is None:
             specs.append(backends.clip_weight_spec(self.options.clip_model, self.options.clip_pretrained))
@@ -163,10 +178,10 @@ class MetricSuite:
         """Resolve every needed weight file now; raises :class:`~rses.errors.WeightsNotFoundError` naming every
         missing one.
         """
+        if self.smoke or not self._needs:
+            return
         from rses.metrics import backends
 
-        if self.smoke:
-            return
         o, checks = self.options, []
         if "clip" in self._needs and self._clip is None:
             checks.append(
@@ -272,7 +287,6 @@ class MetricSuite:
             ]
         )[0]
 
-    @torch.inference_mode()
     def score_batch(self, items: Sequence[Mapping[str, Any]]) -> list[dict[str, float]]:
         """Score several samples, or several edits of one sample, sharing backbone calls.
 
@@ -282,13 +296,17 @@ class MetricSuite:
         source is encoded once. Every value stays on its device until the whole batch is scored, then all
         are read back at once (one host transfer per device). Inputs equal to the ones they are compared
         with (same bytes) are recognised, not encoded twice: an identity edit scores exactly 0 LPIPS,
-        RSM gain and style leakage, on any CPU.
+        RSM gain and style leakage, on any CPU. Pixel metrics alone never import torch (off a CUDA device).
         """
         jobs = [self._job(i, item) for i, item in enumerate(items)]
         for job in jobs:
             job.values = self._pixel_values(job.sample, job.region)
-        for stage in self._stages:  # the groups of the measured metrics, in catalogue order
-            stage(jobs)
+        if self._stages:  # the groups of the measured learned metrics, in catalogue order
+            import torch
+
+            with torch.inference_mode():
+                for stage in self._stages:
+                    stage(jobs)
         to_host([job.values for job in jobs])
         return [self._derive(job.values) for job in jobs]
 
@@ -311,9 +329,9 @@ class MetricSuite:
             self.options.mask_threshold,
             min_side,
         )
-        key = arrays_key(s.sample_id, (s.source_u8, s.mask.numpy(), s.target_u8))
+        key = arrays_key(s.sample_id, (s.source_u8, s.mask, s.target_u8))
         needs = self._needs
-        region = background_region(s.mask, self.options.boundary, s.sample_id).to(self._pixel_device)
+        region = self._pixel_array(background_region(s.mask, self.options.boundary, s.sample_id))
         return _Job(
             s,
             item["style"],
@@ -340,10 +358,18 @@ class MetricSuite:
             )
         return {name: values[name] for name in self.metrics}
 
-    def _pixel_values(self, s: PreparedSample, region: torch.Tensor) -> dict[str, Any]:
-        """The pixel metrics as float64 0-d tensors on the pixel device (read back with the batch)."""
-        wanted, out, dev = self._wanted, {}, self._pixel_device
-        source, edited = s.source.to(dev), s.edited.to(dev)
+    def _pixel_array(self, array: Any) -> Any:
+        """A prepared NumPy array where the pixel metrics run: itself, or a tensor on the CUDA device."""
+        if self._pixel_device is None:
+            return array
+        import torch
+
+        return torch.as_tensor(array, device=self._pixel_device)
+
+    def _pixel_values(self, s: PreparedSample, region: Any) -> dict[str, Any]:
+        """The pixel metrics as float64 0-d values (NumPy, or tensors on the device; read back with the batch)."""
+        wanted, out = self._wanted, {}
+        source, edited = self._pixel_array(s.source), self._pixel_array(s.edited)
         if wanted & {"mse_bg", "psnr_bg"}:
             mse = pixel.mse_bg_t(source, edited, region)
             out["mse_bg"] = mse * 4.0 if self.options.pixel_range == "symmetric" else mse
@@ -360,7 +386,7 @@ class MetricSuite:
                 logger.warning("Sample %s has no target: %s are NaN.", s.sample_id, sorted(target_metrics))
                 self._warned_target = True
             return out | dict.fromkeys(target_metrics, math.nan)
-        target, mask = s.target.to(dev), s.mask.to(dev)
+        target, mask = self._pixel_array(s.target), self._pixel_array(s.mask)
         if "mse_in" in wanted:
             out["mse_in"] = fidelity.mse_in_t(edited, target, mask)
         if "ref_gain" in wanted:
@@ -374,22 +400,30 @@ class MetricSuite:
 
         An edit equal to its reference (same pixels) is not passed through the trunk: its LPIPS is exactly 0.
         """
+        import torch
+
+        from rses.metrics.lpips_bg import to_lpips_range
+        from rses.metrics.protocols import LpipsUnitFeatures
+
         want_bg, want_in = "lpips_bg" in self._wanted, "lpips_in" in self._wanted
         queue = Queue()
         for job in jobs:
             s = job.sample
-            job.same["lpips_source"] = torch.equal(s.edited, s.source)
-            job.same["lpips_target"] = s.target is not None and torch.equal(s.edited, s.target)
+            job.same["lpips_source"] = np.array_equal(s.edited, s.source)
+            job.same["lpips_target"] = s.target is not None and np.array_equal(s.edited, s.target)
             refs = [
                 k
                 for k, on in (("lpips_source", want_bg), ("lpips_target", want_in and s.target is not None))
                 if on
             ]
             if not all(job.same[k] for k in refs):
-                queue.add(job.edits, "lpips_edited", s.edited)
+                queue.add(job.edits, "lpips_edited", torch.from_numpy(s.edited))
             for key in refs:
-                queue.add(job.features, key, s.source if key == "lpips_source" else s.target)
-        for group in queue.groups(lambda image: tuple(image.shape)):
+                image = s.source if key == "lpips_source" else s.target
+                queue.add(job.features, key, torch.from_numpy(image))
+        # edits and the cached references go in separate batches: a cached feature is a view of its batch
+        # (no copy), which then holds only cached features
+        for group in queue.groups(lambda key, image: (key == "lpips_edited", tuple(image.shape))):
             for chunk in chunks(group, self.options.batch_size):
                 images = [image for _, _, image in chunk]
                 feats = (
@@ -398,10 +432,7 @@ class MetricSuite:
                     else self.lpips.features(to_lpips_range(torch.stack(images)))
                 )
                 for i, (owner, key, _) in enumerate(chunk):
-                    mine = [
-                        f[i : i + 1] for f in feats
-                    ]  # cached ones are copied: a view would keep the batch
-                    owner[key] = mine if key == "lpips_edited" else [f.clone() for f in mine]
+                    owner[key] = [f[i : i + 1] for f in feats]
         for job in jobs:
             if want_bg:
                 job.values["lpips_bg"] = self._region_lpips(job, "lpips_source", job.region)
@@ -409,13 +440,20 @@ class MetricSuite:
                 job.values["lpips_in"] = (
                     math.nan
                     if job.sample.target is None
-                    else self._region_lpips(job, "lpips_target", job.sample.mask.to(self._pixel_device))
+                    else self._region_lpips(job, "lpips_target", job.sample.mask)
                 )
 
-    def _region_lpips(self, job: _Job, reference: str, region: torch.Tensor) -> Any:
+    def _region_lpips(self, job: _Job, reference: str, region: Any) -> Any:
         """LPIPS of the edit vs a cached reference, averaged over ``region`` (upsampling weights cached too)."""
+        import torch
+
+        from rses.metrics.lpips_bg import region_mean_t
+        from rses.metrics.protocols import LpipsLayerMaps
+        from rses.metrics.regions import masked_mean_t
+
         if job.same[reference]:
             return 0.0
+        region = torch.as_tensor(region)
         ref, edited = job.features[reference], job.edits["lpips_edited"]
         if not isinstance(self.lpips, LpipsLayerMaps):  # a custom backend with only a distance map
             return masked_mean_t(
@@ -431,6 +469,12 @@ class MetricSuite:
         same bytes (an edited crop equal to its source crop, a background the edit left alone) share one
         embedding and one similarity, so their differences (gain, leakage) are exactly 0.
         """
+        import torch
+
+        from rses.metrics.clip_views import clip_views, combine_views
+        from rses.metrics.leakage import background_image
+        from rses.metrics.rsm import object_crop, rsm_from_embeddings
+
         clip, o, wanted = self.clip, self.options, self._wanted
         keys = [
             k
@@ -444,11 +488,11 @@ class MetricSuite:
             if metric in wanted
         ]  # sources first: edits equal to them become aliases
         inputs = {
-            "rsm": lambda s: object_crop(s.edited_u8, s.mask, o.padding),
-            "rsm_strict": lambda s: object_crop(s.edited_u8, s.mask, o.padding, clip.fill),
-            "rsm_source": lambda s: object_crop(s.source_u8, s.mask, o.padding),
-            "leak_edited": lambda s: background_image(s.edited_u8, s.mask, clip.fill),
-            "leak_source": lambda s: background_image(s.source_u8, s.mask, clip.fill),
+            "rsm": lambda s: object_crop(s.edited_u8, torch.from_numpy(s.mask), o.padding),
+            "rsm_strict": lambda s: object_crop(s.edited_u8, torch.from_numpy(s.mask), o.padding, clip.fill),
+            "rsm_source": lambda s: object_crop(s.source_u8, torch.from_numpy(s.mask), o.padding),
+            "leak_edited": lambda s: background_image(s.edited_u8, torch.from_numpy(s.mask), clip.fill),
+            "leak_source": lambda s: background_image(s.source_u8, torch.from_numpy(s.mask), clip.fill),
         }
         queue, first, aliases = Queue(), {}, []  # first: input digest -> (owner, key) that embeds it
         for job in jobs:
@@ -494,6 +538,8 @@ class MetricSuite:
 
     def _vlm_values(self, jobs: list[_Job]) -> None:
         """The VLM judge's P(yes) for each wanted question of each job, all in one batched judge call."""
+        import torch
+
         from rses.metrics.vlm import judge_questions, region_views
 
         o, asked = self.options, []
@@ -501,7 +547,7 @@ class MetricSuite:
             questions = judge_questions(
                 job.style, sorted(self._wanted & _VLM_METRICS), o.vlm_questions, o.vlm_opposites
             )
-            views = region_views(job.sample.edited_u8, job.sample.mask, o.padding)
+            views = region_views(job.sample.edited_u8, torch.from_numpy(job.sample.mask), o.padding)
             asked.extend((job, metric, views[view], text) for metric, (view, text) in questions.items())
         answers = self.vlm.p_yes([a[2] for a in asked], [a[3] for a in asked])
         for (job, metric, _, _), p in zip(asked, answers, strict=True):
@@ -552,7 +598,7 @@ class MetricSuite:
             "metrics": list(self.metrics),
             "smoke": self.smoke,
             "device": str(self.device),
-            "dtype": str(self.dtype).removeprefix("torch."),
+            "dtype": METRIC_DTYPES.get(self._dtype) or str(self._dtype).removeprefix("torch."),
             **dataclasses.asdict(self.options),
         }
         cfg["style_text_example"] = style_text("pixel-art", self.options.style_template)
@@ -590,11 +636,11 @@ class _Job:
 
     sample: PreparedSample
     style: str
-    region: torch.Tensor
+    region: Any  # (H, W) bool: NumPy, or a tensor on the CUDA device of the pixel metrics
     features: dict[str, Any]  # cached LPIPS features of the source / target (shared by the sample's jobs)
     embeddings: dict[str, Any]  # cached CLIP embeddings of the source crops (shared likewise)
     edits: dict[str, Any] = field(default_factory=dict)  # this edit's own features and embeddings
-    values: dict[str, Any] = field(default_factory=dict)  # floats, or 0-d tensors until _to_host
+    values: dict[str, Any] = field(default_factory=dict)  # floats, or 0-d arrays until to_host
     same: dict[str, bool] = field(default_factory=dict)  # reference key -> the edit equals that reference
 
 

@@ -40,24 +40,12 @@ import torch
 from rses.errors import UsageError, WeightsNotFoundError
 from rses.metrics.catalog import YES_THRESHOLD
 from rses.metrics.leakage import background_image
-from rses.metrics.rsm import RSM_PADDING, object_crop
+from rses.metrics.rsm import object_crop
+from rses.metrics.suite_config import MAX_PIXELS, MIN_PIXELS, OPPOSITES, QUESTIONS, RSM_PADDING
 from rses.weights import QWEN_VL_JUDGE, WeightSpec, resolve_weights
 
 logger = logging.getLogger(__name__)
 
-#: Question templates per view; ``{style}`` is the style name with hyphens as spaces ("pixel art").
-QUESTIONS: dict[str, str] = {
-    "object": "The grey area is masked out. Is the object in this image drawn in {style} style? Answer Yes or No.",
-    "background": "The grey area hides the main object. Is the rest of this image, the background, drawn in "
-    "{style} style? Answer Yes or No.",
-}
-#: The "opposite" of each style (the paper gives none): a style far from it in look, as symmetric pairs.
-OPPOSITES: dict[str, str] = {
-    "pixel-art": "expressionism",
-    "expressionism": "pixel-art",
-    "line-art": "cyberpunk",
-    "cyberpunk": "line-art",
-}
 #: metric -> (view, which style) of its question.
 VLM_QUESTIONS: dict[str, tuple[str, str]] = {
     "vlm_obj_target": ("object", "target"),
@@ -66,9 +54,6 @@ VLM_QUESTIONS: dict[str, tuple[str, str]] = {
     "vlm_bg_opposite": ("background", "opposite"),
 }
 GREY = (128, 128, 128)
-#: Pixel budget of one view: the processor keeps the aspect ratio and scales the view to at most this area
-#: (448 x 448 = 256 visual tokens for Qwen2.5-VL) and at least 28 x 28.
-MAX_PIXELS, MIN_PIXELS = 448 * 448, 28 * 28
 _MIN_SIDE, _MAX_ASPECT = 28, 100  # Qwen's resizer refuses sides below 28 px and aspect ratios above 200
 
 

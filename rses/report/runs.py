@@ -15,15 +15,17 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from rses.errors import UsageError
 from rses.results import Run, load_run
+
+if TYPE_CHECKING:  # pandas loads in load_runs: `rses leaderboard` only needs metric_backend
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,8 @@ def load_runs(paths: Sequence[str | Path]) -> tuple[pd.DataFrame, list[RunInfo]]
         ``(samples, runs)``: every sample row of every run with ``method`` set to the run's label and
         ``output_path`` made absolute, and the runs in the given order.
     """
+    import pandas as pd
+
     if not paths:
         raise UsageError("give at least one run directory")
     frames, runs = [], []
@@ -138,7 +142,7 @@ def _split_name(meta: Mapping[str, Any]) -> str:
 
 def _absolute(run_dir: Path):
     def resolve(value: Any) -> str | None:
-        if value is None or (isinstance(value, float) and pd.isna(value)) or value == "":
+        if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
             return None
         p = Path(str(value))
         return str(p if p.is_absolute() else run_dir / p)

@@ -8,10 +8,9 @@ import typer
 
 from rses.cli import main
 from rses.cli.app import app
-from rses.cli.options import DEFAULT_BOUNDARY, DEFAULT_METRIC_BATCH_SIZE, METRIC_OPTIONS
+from rses.cli.options import METRIC_OPTIONS
 from rses.data.manifest import sample_record, write_manifest
 from rses.io import save_image
-from rses.metrics import RSESConfig
 
 SCORING_COMMANDS = (("score",), ("eval",), ("suite", "run"))
 
@@ -49,11 +48,6 @@ def test_metric_options_are_identical_on_every_scoring_command():
     first = seen[("score",)]
     for path, described in seen.items():
         assert described == first, f"rses {' '.join(path)} declares the metric options differently"
-
-
-def test_shared_defaults_are_the_metric_defaults():
-    assert DEFAULT_BOUNDARY == RSESConfig().boundary
-    assert DEFAULT_METRIC_BATCH_SIZE == RSESConfig().batch_size
 
 
 def _soft_mask_split(root):

@@ -122,6 +122,18 @@ def test_check_flags_another_split_manifest(two_runs, capsys, tmp_path):
     assert code == 1 and "1 value(s) drifted beyond tolerance: split_manifest_sha256." in err
 
 
+def test_check_says_which_metrics_are_missing_rather_than_drifted(two_runs, capsys, tmp_path):
+    (_, _, _), (shift, _, _) = two_runs
+    baseline = tmp_path / "b.json"
+    cli(capsys, "check", str(shift), "--baseline", str(baseline), "--update")
+    saved = json.loads(baseline.read_text())
+    baseline.write_text(json.dumps({**saved, "metrics": {**saved["metrics"], "lpips_bg": 0.02}}))
+    code, _, err = cli(capsys, "check", str(shift), "--baseline", str(baseline))
+    err = " ".join(err.split())
+    assert code == 1 and "drifted" not in err
+    assert "1 metric(s) of the baseline missing from the run: lpips_bg (score the run with them)." in err
+
+
 def test_ls_lists_editors_metrics_and_splits(capsys):
     assert "fake-shift" in cli(capsys, "ls", "editors")[1]
     assert "psnr_bg" in cli(capsys, "ls", "metrics")[1]

@@ -17,6 +17,13 @@ from rses.metrics import RSES
 RNG = np.random.default_rng(14)
 ALEX = os.environ.get("RSES_TEST_LPIPS_WEIGHTS", "/nonexistent/alexnet-owt-7be5be79.safetensors")
 VGG = os.environ.get("RSES_TEST_LPIPS_VGG_WEIGHTS", "/nonexistent/vgg16-397923af.safetensors")
+# the real trunks (shared/weights, set by .ci/run): without them these tests skip, never fall back
+needs_alex = pytest.mark.skipif(
+    not os.path.isfile(ALEX), reason="set RSES_TEST_LPIPS_WEIGHTS to the real AlexNet trunk"
+)
+needs_vgg = pytest.mark.skipif(
+    not os.path.isfile(VGG), reason="set RSES_TEST_LPIPS_VGG_WEIGHTS to the real VGG16 trunk"
+)
 
 
 def cli(args, capsys):
@@ -174,7 +181,10 @@ def test_rses_eval_on_rotated_manifest(tmp_path, capsys):
 
 
 # -- too small to score: LPIPS' real trunks need 31 (AlexNet) / 16 (VGG16) px per side -----------------------------
-@pytest.mark.parametrize(("net", "weights", "minimum"), [("alex", ALEX, 31), ("vgg", VGG, 16)])
+@pytest.mark.parametrize(
+    ("net", "weights", "minimum"),
+    [pytest.param("alex", ALEX, 31, marks=needs_alex), pytest.param("vgg", VGG, 16, marks=needs_vgg)],
+)
 def test_images_below_the_lpips_minimum_get_an_error_naming_sample_and_size(net, weights, minimum):
     suite = RSES(metrics=["lpips_bg"], lpips_net=net, lpips_weights=weights)
     for shape in ((minimum - 1, 48), (48, minimum - 1)):
@@ -189,6 +199,8 @@ def test_images_below_the_lpips_minimum_get_an_error_naming_sample_and_size(net,
     assert suite.score("ok", img, img, mask, "x")["lpips_bg"] == 0.0  # the minimum itself scores
 
 
+@needs_alex
+@needs_vgg
 def test_real_trunks_fail_below_the_minimum_so_the_table_is_right():
     import torch
 
@@ -202,6 +214,7 @@ def test_real_trunks_fail_below_the_minimum_so_the_table_is_right():
             backend.features(torch.zeros(1, 3, side - 1, 64))
 
 
+@needs_alex
 def test_too_small_on_the_cli_is_one_line(tmp_path, capsys):
     img = RNG.integers(0, 256, (30, 30, 3), dtype=np.uint8)
     mask = np.zeros((30, 30), bool)

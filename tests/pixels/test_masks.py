@@ -32,11 +32,9 @@ def test_threshold_cuts_at_half_the_dtype_range_for_arrays_and_files(tmp_path, d
     values[0, 0] = 0
     want = OBJECT.copy()
     np.testing.assert_array_equal(pixels.binarize(values, 0.5), want)
-    np.testing.assert_array_equal(as_mask("s", values, 0.5).numpy(), want)
+    np.testing.assert_array_equal(as_mask("s", values, 0.5), want)
     np.testing.assert_array_equal(
-        as_mask(
-            "s", torch.from_numpy(values.astype(np.float32)) if dtype == np.float32 else values, 0.5
-        ).numpy(),
+        as_mask("s", torch.from_numpy(values.astype(np.float32)) if dtype == np.float32 else values, 0.5),
         want,
     )
     if dtype != np.float32:
@@ -54,15 +52,13 @@ def test_a_zero_one_uint8_mask_with_a_threshold_is_empty_and_says_why():
         r"\(its largest value is 1\)",
     ):
         as_mask("s", OBJECT.astype(np.uint8), 0.5)
-    np.testing.assert_array_equal(
-        as_mask("s", OBJECT.astype(np.uint8)).numpy(), OBJECT
-    )  # binary: no threshold
+    np.testing.assert_array_equal(as_mask("s", OBJECT.astype(np.uint8)), OBJECT)  # binary: no threshold
 
 
 def test_thresholds_on_rangeless_or_out_of_range_values_are_errors():
     with pytest.raises(InvalidSampleError, match="dtype int64, which has no defined value range"):
         as_mask("s", OBJECT.astype(np.int64) * 7, 0.5)
-    np.testing.assert_array_equal(as_mask("s", OBJECT.astype(np.int64) * 7).numpy(), OBJECT)
+    np.testing.assert_array_equal(as_mask("s", OBJECT.astype(np.int64) * 7), OBJECT)
     with pytest.raises(InvalidSampleError, match=r"float mask with values outside \[0, 1\] .*max 255"):
         as_mask("s", OBJECT * 255.0, 0.5)
 

@@ -38,8 +38,8 @@ def fake_run(name: str, values: list[float], status: list[str] | None = None) ->
     return Run(
         Path(name),
         {"metrics": ["vlm_obj_target", "mse_bg"]},
-        samples,
         {"vlm_obj_target": {"n": n, "mean": float(np.mean(values))}, "mse_bg": {"n": n, "mean": 0.5}},
+        table=samples,
     )
 
 
