@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from rses.results import Run
+from rses.results import Run, higher_is_better
 
 
 def paired_bootstrap(
@@ -80,13 +80,6 @@ def is_yes_no(metric: str, runs: Sequence[Run]) -> bool:
     except ImportError:
         pass
     return any(run.info.get("metric_info", {}).get(metric, {}).get("group") == "vlm" for run in runs)
-
-
-def higher_is_better(metric: str, runs: Sequence[Run]) -> bool | None:
-    """The metric's direction: :func:`rses.metrics.catalog.higher_is_better` over the runs' ``metric_info``."""
-    from rses.metrics.catalog import higher_is_better as direction
-
-    return direction(metric, [run.info.get("metric_info") or {} for run in runs])
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from rses.errors import UsageError
-from rses.metrics import catalog
 from rses.metrics.catalog import COMBINED
 from rses.metrics.suite_config import option_defaults
 from rses.report.runs import metric_backend
-from rses.results import Run, csv_text
+from rses.results import Run, csv_text, higher_is_better
 from rses.run_record import RunRecord
 
 if TYPE_CHECKING:
@@ -135,7 +134,7 @@ def leaderboard_rows(
         rows.append(row)
     key = combined_metric(names)
     if key is not None:
-        sign = -1.0 if _higher_is_better(key, runs) else 1.0  # best first; no known direction: ascending
+        sign = -1.0 if higher_is_better(key, runs) else 1.0  # best first; no known direction: ascending
         rows.sort(key=lambda r: (math.isnan(r[f"{key}_mean"]), sign * r[f"{key}_mean"]))
     rows.sort(key=lambda r: not r["ranked"])
     return rows, names
@@ -151,10 +150,6 @@ def leaderboard_table(
     return pd.DataFrame(rows), names
 
 
-def _higher_is_better(metric: str, runs: Sequence[Run]) -> bool | None:
-    return catalog.higher_is_better(metric, [run.info.get("metric_info") or {} for run in runs])
-
-
 def _display(
     rows: Sequence[dict[str, Any]], names: Sequence[str], runs: Sequence[Run]
 ) -> tuple[list[str], list[list[Any]]]:
@@ -164,7 +159,7 @@ def _display(
     arrows = {True: " ↑", False: " ↓", None: ""}
     columns = ["method", "sees mask", "split", "n", "metric backend"]
     columns += ["why not ranked"] if not all(row["ranked"] for row in rows) else []
-    columns += [f"{name}{arrows[_higher_is_better(name, runs)]}" for name in names]
+    columns += [f"{name}{arrows[higher_is_better(name, runs)]}" for name in names]
     shown = []
     for row in rows:
         cells = [row["method"], "yes" if row["sees_mask"] else "no", row["split"], row["n"], row["backend"]]

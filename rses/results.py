@@ -343,6 +343,13 @@ class Run:
         return list(self.info.get("metrics") or self.summary)
 
 
+def higher_is_better(metric: str, runs: Sequence[Run]) -> bool | None:
+    """The metric's direction: :func:`rses.metrics.catalog.higher_is_better` over the runs' ``metric_info``."""
+    from rses.metrics.catalog import higher_is_better as direction
+
+    return direction(metric, [run.info.get("metric_info") or {} for run in runs])
+
+
 def load_run(path: str | Path) -> Run:
     """Read a run directory (``run.json``, ``summary.json``; ``samples.parquet`` on first use of ``samples``).
 

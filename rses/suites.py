@@ -404,7 +404,7 @@ def table_value(run: Run, metric: str) -> float:
 
 def suite_table(suite: Suite, runs: Mapping[str, Any]) -> str:
     """The suite's markdown table: one row per method, the run's number and the paper's beside it."""
-    from rses.compare import higher_is_better
+    from rses.results import higher_is_better
 
     with_paper = bool(suite.paper)
     header, rule = ["method", "n"], ["---", "---:"]

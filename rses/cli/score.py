@@ -123,9 +123,10 @@ def score(
     from rses.pixels import load_image, load_mask
 
     selected = _computable(metrics, has_target=target is not None)
+    learned = runs_a_model([], selected)  # a metric needs a model: it picks the device (auto) and the threads
     suite = MetricSuite(
         metrics=selected,
-        device=auto_device(device, runs_a_model([], selected)),
+        device=auto_device(device, learned),
         clip_weights=clip_weights,
         lpips_weights=lpips_weights,
         smoke=smoke,
@@ -141,7 +142,6 @@ def score(
         err_console.print(f"[bold yellow]{UNCHECKED_NOTE}[/bold yellow]")
     from rses.threads import apply_threads, choose_threads
 
-    learned = any(METRICS[n].needs for n in suite.metrics)
     apply_threads(choose_threads(threads, learned), learned)
     if smoke:
         err_console.print(f"[bold yellow]{SMOKE_NOTE}[/bold yellow]")
